@@ -1,0 +1,47 @@
+/*
+ * Settings of the supervisor: built-in defaults, an optional key = value
+ * file, and command-line flags, which win.  Runs in frameshieldd.
+ */
+#ifndef FS_CONFIG_H
+#define FS_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+    char db_path[PATH_MAX];
+    char worker_path[PATH_MAX];
+    int workers;
+    int job_timeout_s;
+    int max_jobs_per_worker;
+    int retry_delay_s;
+    int grace_s;
+    int is_crash_retryable;
+    uint32_t max_frame_bytes;
+    int log_level;
+};
+
+void config_defaults(struct config *);
+
+/*
+ * Sets one setting by its file name (db, workers, worker, job_timeout,
+ * max_jobs, retry_delay, grace, crash_retry, max_frame_bytes, log_level).
+ * Returns 0, or -1 with a message in err.
+ */
+int config_set(struct config *, const char *key, const char *value,
+               char *err, size_t errlen);
+
+/* Reads a file of "key = value" lines (# comments).  Returns 0 or -1. */
+int config_load_file(struct config *, const char *path, char *err,
+                     size_t errlen);
+
+/*
+ * Applies argv: --config FILE is loaded first, then every flag, so flags
+ * win over the file.  Returns 0, 1 after printing usage for --help, or
+ * -1 with a message in err.
+ */
+int config_parse_args(struct config *, int argc, char **argv, char *err,
+                      size_t errlen);
+
+#endif

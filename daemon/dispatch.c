@@ -1,0 +1,362 @@
+/*
+ * Job dispatch for frameshieldd: claims jobs for idle workers, opens their
+ * inputs and outputs (workers own no paths), writes returned frames, and
+ * turns every attempt's end into a queue transition through outcome.c.
+ */
+#include "dispatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "output.h"
+
+/* An fs event burst (one INSERT touches -wal several times) -> one claim. */
+#define KICK_DEBOUNCE_MS 10
+/* The longest we sleep without looking, in case fs events are lost. */
+#define WAKE_MAX_MS 2000
+/* Claims in a row for one slot whose inputs fail before reaching it. */
+#define CLAIMS_PER_TURN 64
+
+static struct {
+    struct queue *q;
+    struct pool *pool;
+    const struct config *cfg;
+    uv_timer_t kick_timer;
+    uv_timer_t wake_timer;
+    int64_t seen_data_version;
+    int is_draining;
+} d;
+
+static void
+finish(struct slot *s, struct slot_job *sj, const struct attempt_end *e,
+       struct attempt_report *r)
+{
+    struct retry_policy pol = {d.cfg->retry_delay_s,
+                               d.cfg->is_crash_retryable};
+    struct outcome o;
+    int is_stale = 0;
+    char sig[32];
+
+    outcome_classify(e, sj->job.attempts, sj->job.max_attempts, &pol, &o);
+    r->worker_pid = s->pid;
+    r->started_ms = sj->started_ms;
+    r->is_interrupted = e->kind == END_INTERRUPTED;
+    if (sj->out_dirfd != -1) {
+        close(sj->out_dirfd);
+        sj->out_dirfd = -1;
+    }
+    if (queue_finish(d.q, &sj->job, &o, r, &is_stale) == -1)
+        log_err("job=%lld could not record its end; it stays RUNNING until "
+                "the next start", (long long)sj->job.id);
+    else if (is_stale)
+        log_notice("job=%lld attempt=%d result dropped: the job changed "
+                   "meanwhile", (long long)sj->job.id, sj->job.attempts);
+    if (o.status == JOB_DONE)
+        log_info("job=%lld worker=%d attempt=%d DONE frames=%d decoded=%d",
+                 (long long)sj->job.id, s->pid, sj->job.attempts,
+                 r->frames_written, r->frames_decoded);
+    else
+        log_warn("job=%lld worker=%d attempt=%d/%d %s%s%s %s%s", 
+                 (long long)sj->job.id, s->pid, sj->job.attempts,
+                 sj->job.max_attempts, job_status_str(o.status),
+                 o.last_signal ? " signal=" : "",
+                 o.last_signal ? outcome_signal_name(o.last_signal, sig,
+                                                     sizeof(sig)) : "",
+                 o.error, o.status == JOB_RETRY ? " (retrying)" : "");
+}
+
+/* Ends an attempt that never reached the worker (input or output). */
+static void
+fail_early(struct slot *s, struct slot_job *sj, enum end_kind kind,
+           int err, const char *detail)
+{
+    struct attempt_end e = {.kind = kind, .sys_errno = err,
+                            .detail = detail};
+    struct attempt_report r = {.exit_code = -1};
+
+    finish(s, sj, &e, &r);
+}
+
+/*
+ * Opens the input the way the worker will read it: never blocking on a
+ * FIFO, never following into a device.  Returns the fd, or -1 with the
+ * attempt already ended.
+ */
+static int
+open_input(struct slot *s, struct slot_job *sj)
+{
+    char why[PATH_MAX + 64];
+    struct stat st;
+    int fd = open(sj->job.input, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd == -1) {
+        int err = errno;
+        snprintf(why, sizeof(why), "open %s: %s", sj->job.input,
+                 strerror(err));
+        fail_early(s, sj, END_INPUT, err, why);
+        return -1;
+    }
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+        snprintf(why, sizeof(why), "open %s: not a regular file",
+                 sj->job.input);
+        close(fd);
+        fail_early(s, sj, END_INPUT, 0, why);
+        return -1;
+    }
+    return fd;
+}
+
+/* Returns 0 when the job went to the worker, -1 when it already ended. */
+static int
+start_job(struct slot *s, struct slot_job *sj)
+{
+    char why[PATH_MAX + 64];
+    int fd, rc;
+
+    sj->out_dirfd = -1;
+    sj->started_ms = queue_now_ms();
+    if ((fd = open_input(s, sj)) == -1)
+        return -1;
+    if ((sj->out_dirfd = output_open_dir(sj->job.output_dir)) == -1) {
+        int err = errno;
+        snprintf(why, sizeof(why), "output_dir %s: %s", sj->job.output_dir,
+                 strerror(err));
+        close(fd);
+        fail_early(s, sj, END_OUTPUT, err, why);
+        return -1;
+    }
+    log_debug("job=%lld worker=%d attempt=%d start %s", (long long)sj->job.id,
+              s->pid, sj->job.attempts, sj->job.input);
+    rc = pool_send_job(s, sj, fd);
+    close(fd); /* the worker holds its own copy now */
+    (void)rc;  /* on failure the slot is being killed; its exit ends it */
+    return 0;
+}
+
+static void
+announce_ready(void)
+{
+    struct pool *p = d.pool;
+
+    if (p->has_announced_ready ||
+        pool_count(p, SLOT_IDLE) + pool_count(p, SLOT_BUSY) < p->set.size)
+        return;
+    p->has_announced_ready = 1;
+    log_info("ready workers=%d db=%s", p->set.size, d.cfg->db_path);
+}
+
+/* Returns 1 when the slot got a job, 0 when none is runnable, -1 error. */
+static int
+claim_for(struct slot *s)
+{
+    struct slot_job sj;
+
+    for (int i = 0; i < CLAIMS_PER_TURN; i++) {
+        int rc;
+
+        memset(&sj, 0, sizeof(sj));
+        if ((rc = queue_claim_next(d.q, s->pid, &sj.job)) != 1)
+            return rc;
+        if (start_job(s, &sj) == 0)
+            return 1;
+    }
+    dispatch_kick_soon(); /* many bad inputs in a row: let the loop breathe */
+    return 0;
+}
+
+void
+dispatch_slot_idle(struct slot *s)
+{
+    announce_ready();
+    if (d.is_draining || s->state != SLOT_IDLE)
+        return;
+    (void)claim_for(s);
+}
+
+/* Claims for every idle slot until the queue has nothing runnable. */
+static void
+kick(void)
+{
+    struct pool *p = d.pool;
+
+    d.seen_data_version = queue_data_version(d.q);
+    for (int i = 0; i < p->set.size && !d.is_draining; i++)
+        if (p->slots[i].state == SLOT_IDLE && claim_for(&p->slots[i]) != 1)
+            break;
+}
+
+static void on_wake(uv_timer_t *);
+
+/* Sleeps until the next retry is due, or WAKE_MAX_MS at most. */
+static void
+schedule_wake(void)
+{
+    int64_t next = queue_next_retry_ms(d.q);
+    int64_t delay = WAKE_MAX_MS;
+
+    if (next > 0 && next - queue_now_ms() < delay)
+        delay = next - queue_now_ms();
+    if (delay < 0)
+        delay = 0;
+    uv_timer_start(&d.wake_timer, on_wake, (uint64_t)delay, 0);
+}
+
+/*
+ * The periodic look costs one PRAGMA: claims run only when another
+ * connection committed (data_version moved) or a retry fell due.
+ */
+static void
+on_wake(uv_timer_t *t)
+{
+    int64_t next = queue_next_retry_ms(d.q);
+
+    (void)t;
+    if (d.is_draining)
+        return;
+    if (queue_data_version(d.q) != d.seen_data_version || next == -1 ||
+        next <= queue_now_ms() + 5)
+        kick();
+    schedule_wake();
+}
+
+static void
+on_kick(uv_timer_t *t)
+{
+    (void)t;
+    if (d.is_draining)
+        return;
+    if (queue_data_version(d.q) != d.seen_data_version)
+        kick();
+    schedule_wake();
+}
+
+void
+dispatch_kick_soon(void)
+{
+    if (!uv_is_active((uv_handle_t *)&d.kick_timer))
+        uv_timer_start(&d.kick_timer, on_kick, KICK_DEBOUNCE_MS, 0);
+}
+
+const char *
+dispatch_frame(struct slot *s, struct slot_job *sj, const struct msg_frame *m)
+{
+    (void)s;
+    if (m->job_id != (uint64_t)sj->job.id)
+        return "FRAME for another job";
+    if (m->index >= sj->job.frames)
+        return "FRAME index out of range";
+    if (sj->seen[m->index / 8] & (1u << (m->index % 8)))
+        return "FRAME index sent twice";
+    sj->seen[m->index / 8] |= (uint8_t)(1u << (m->index % 8));
+    sj->frames_received++;
+    if (sj->output_errno != 0)
+        return NULL; /* the attempt already failed; drain the rest */
+    if (output_write_frame(sj->out_dirfd, m->index, m->jpeg, m->jpeg_len,
+                           1) == -1) {
+        sj->output_errno = errno;
+        snprintf(sj->output_error, sizeof(sj->output_error),
+                 "write %s/frame_%u.jpg: %s", sj->job.output_dir, m->index,
+                 strerror(errno));
+    }
+    return NULL;
+}
+
+const char *
+dispatch_check_result(const struct slot_job *sj, const struct msg_result *m)
+{
+    if (m->job_id != (uint64_t)sj->job.id)
+        return "RESULT for another job";
+    if (m->frames_sent != sj->frames_received)
+        return "RESULT frame count differs from the frames sent";
+    if (m->code == RESULT_OK && m->frames_sent == 0)
+        return "RESULT OK without frames";
+    return NULL;
+}
+
+void
+dispatch_result(struct slot *s, struct slot_job *sj,
+                const struct msg_result *m)
+{
+    struct attempt_end e = {.kind = END_RESULT, .result_code = m->code,
+                            .detail = m->error};
+    struct attempt_report r = {.exit_code = -1,
+                               .frames_decoded = (int)m->frames_decoded,
+                               .frames_written = (int)sj->frames_received};
+
+    if (sj->output_errno == 0 && m->code == RESULT_OK &&
+        output_sync_dir(sj->out_dirfd) == -1) {
+        sj->output_errno = errno;
+        snprintf(sj->output_error, sizeof(sj->output_error),
+                 "fsync %s: %s", sj->job.output_dir, strerror(errno));
+    }
+    if (sj->output_errno != 0) {
+        e.kind = END_OUTPUT;
+        e.sys_errno = sj->output_errno;
+        e.detail = sj->output_error;
+    }
+    finish(s, sj, &e, &r);
+}
+
+void
+dispatch_attempt_end(struct slot *s, struct slot_job *sj,
+                     const struct attempt_end *e, int exit_code,
+                     int term_signal)
+{
+    struct attempt_report r = {.exit_code = term_signal ? -1 : exit_code,
+                               .term_signal = term_signal,
+                               .frames_written = (int)sj->frames_received};
+
+    finish(s, sj, e, &r);
+    if (!d.is_draining)
+        dispatch_kick_soon();
+}
+
+void
+dispatch_fatal_worker(struct slot *s, const char *why)
+{
+    log_msg(2, "worker %s (pid %d) speaks another protocol: %s; "
+            "stopping", d.pool->set.worker_path, s->pid, why);
+    daemon_shutdown(1);
+}
+
+void
+dispatch_pool_changed(void)
+{
+    daemon_check_stopped();
+}
+
+int
+dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
+              uv_loop_t *loop)
+{
+    memset(&d, 0, sizeof(d));
+    d.q = q;
+    d.pool = p;
+    d.cfg = cfg;
+    d.seen_data_version = -1;
+    uv_timer_init(loop, &d.kick_timer);
+    uv_timer_init(loop, &d.wake_timer);
+    schedule_wake();
+    return 0;
+}
+
+void
+dispatch_drain(void)
+{
+    d.is_draining = 1;
+    uv_timer_stop(&d.kick_timer);
+    uv_timer_stop(&d.wake_timer);
+}
+
+void
+dispatch_fini(void)
+{
+    uv_close((uv_handle_t *)&d.kick_timer, NULL);
+    uv_close((uv_handle_t *)&d.wake_timer, NULL);
+}

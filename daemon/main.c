@@ -1,0 +1,193 @@
+/*
+ * frameshieldd: flags, start-up (lock, queue, recovery), signals and the
+ * drain on SIGTERM.  Runs in the foreground, systemd style.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "dispatch.h"
+#include "log.h"
+#include "pool.h"
+#include "queue.h"
+#include "watch.h"
+
+static struct {
+    struct config cfg;
+    uv_loop_t *loop;
+    struct queue *q;
+    struct pool pool;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t grace_timer;
+    int is_stopping;
+    int is_closed;
+    int exit_code;
+    int lock_fd;
+} m;
+
+/*
+ * One daemon per database: a second one would claim the same jobs and
+ * requeue the first one's RUNNING jobs at its start.  flock dies with
+ * the process, so kill -9 leaves no stale lock.
+ */
+static void
+lock_db(const char *db_path)
+{
+    char path[PATH_MAX + 8], pid[32] = "";
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s.lock", db_path);
+    if ((m.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+        fatal("open %s", path);
+    if (flock(m.lock_fd, LOCK_EX | LOCK_NB) == -1) {
+        if (errno != EWOULDBLOCK)
+            fatal("flock %s", path);
+        n = pread(m.lock_fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fatalx("frameshieldd already running on %s (pid %s)", db_path,
+               pid[0] ? pid : "?");
+    }
+    n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(m.lock_fd, 0) == -1 || pwrite(m.lock_fd, pid, (size_t)n, 0) != n)
+        log_warn("write %s: %s", path, strerror(errno));
+}
+
+static void
+close_all(void)
+{
+    if (m.is_closed)
+        return;
+    m.is_closed = 1;
+    watch_stop();
+    dispatch_fini();
+    pool_fini(&m.pool);
+    uv_close((uv_handle_t *)&m.sigterm, NULL);
+    uv_close((uv_handle_t *)&m.sigint, NULL);
+    uv_close((uv_handle_t *)&m.sighup, NULL);
+    uv_close((uv_handle_t *)&m.grace_timer, NULL);
+}
+
+void
+daemon_check_stopped(void)
+{
+    if (m.is_stopping && pool_is_stopped(&m.pool))
+        close_all();
+}
+
+/* Grace is over: what still runs is stopped and requeued, not charged. */
+static void
+on_grace_over(uv_timer_t *t)
+{
+    (void)t;
+    for (int i = 0; i < m.pool.set.size; i++) {
+        struct slot *s = &m.pool.slots[i];
+
+        if (s->state == SLOT_BUSY)
+            log_notice("job=%lld still running after %d s grace; requeueing",
+                       (long long)s->sj.job.id, m.cfg.grace_s);
+        if (s->state != SLOT_EMPTY)
+            pool_kill(s, END_INTERRUPTED, "daemon stopped");
+    }
+}
+
+void
+daemon_shutdown(int exit_code)
+{
+    if (exit_code > m.exit_code)
+        m.exit_code = exit_code;
+    if (m.is_stopping)
+        return;
+    m.is_stopping = 1;
+    log_info("stopping: %d job(s) running, grace %d s",
+             pool_count(&m.pool, SLOT_BUSY), m.cfg.grace_s);
+    dispatch_drain();
+    pool_drain(&m.pool);
+    uv_timer_start(&m.grace_timer, on_grace_over,
+                   (uint64_t)m.cfg.grace_s * 1000, 0);
+    daemon_check_stopped();
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (signum == SIGHUP) {
+        log_notice("SIGHUP: configuration reload is not supported yet");
+        return;
+    }
+    log_info("received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    daemon_shutdown(0);
+}
+
+static void
+setup(void)
+{
+    struct pool_settings ps = {
+        .worker_path = m.cfg.worker_path,
+        .size = m.cfg.workers,
+        .job_timeout_s = m.cfg.job_timeout_s,
+        .max_jobs_per_worker = m.cfg.max_jobs_per_worker,
+        .max_frame_bytes = m.cfg.max_frame_bytes,
+    };
+    char err[512];
+    int n;
+
+    lock_db(m.cfg.db_path);
+    if ((m.q = queue_open(m.cfg.db_path, err, sizeof(err))) == NULL)
+        fatalx("queue %s: %s", m.cfg.db_path, err);
+    if ((n = queue_requeue_running(m.q)) == -1)
+        fatalx("queue %s: cannot requeue interrupted jobs", m.cfg.db_path);
+    if (n > 0)
+        log_notice("requeued %d job(s) left RUNNING by a previous run", n);
+    if (access(m.cfg.worker_path, X_OK) == -1)
+        fatal("worker %s", m.cfg.worker_path);
+    m.loop = uv_default_loop();
+    if (pool_init(&m.pool, m.loop, &ps) == -1)
+        fatal("pool");
+    dispatch_init(m.q, &m.pool, &m.cfg, m.loop);
+    (void)watch_start(m.loop, m.cfg.db_path);
+    uv_timer_init(m.loop, &m.grace_timer);
+    uv_signal_init(m.loop, &m.sigterm);
+    uv_signal_init(m.loop, &m.sigint);
+    uv_signal_init(m.loop, &m.sighup);
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    uv_signal_start(&m.sighup, on_signal, SIGHUP);
+}
+
+int
+main(int argc, char **argv)
+{
+    char err[PATH_MAX + 128];
+    int rc;
+
+    config_defaults(&m.cfg);
+    if ((rc = config_parse_args(&m.cfg, argc, argv, err, sizeof(err))) == 1)
+        return 0;
+    if (rc == -1)
+        fatalx("%s", err);
+    log_set_level(m.cfg.log_level);
+    /* A worker that dies mid-write must cost an EPIPE, not the daemon. */
+    signal(SIGPIPE, SIG_IGN);
+    setup();
+    log_info("starting workers=%d worker=%s job_timeout=%ds", m.cfg.workers,
+             m.cfg.worker_path, m.cfg.job_timeout_s);
+    pool_start(&m.pool);
+    uv_run(m.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(m.loop) != 0)
+        log_warn("event loop closed with handles still open");
+    pool_free(&m.pool);
+    queue_close(m.q);
+    close(m.lock_fd);
+    log_info("stopped exit=%d", m.exit_code);
+    return m.exit_code;
+}

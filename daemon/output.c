@@ -1,0 +1,104 @@
+/*
+ * Atomic frame files for frameshieldd: temporary file, fsync, rename, and
+ * one fsync of the directory per job (s6's status-file recipe).
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int
+mkdir_parents(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf)) {
+        errno = len ? ENAMETOOLONG : ENOENT;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int
+output_open_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd == -1 && errno == ENOENT) {
+        if (mkdir_parents(path) == -1)
+            return -1;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    return fd;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+output_write_frame(int dirfd, uint32_t index, const uint8_t *data,
+                   size_t len, int is_durable)
+{
+    char name[64], tmp[72];
+    int fd, saved;
+
+    snprintf(name, sizeof(name), "frame_%u.jpg", index);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+                O_NOFOLLOW, 0644);
+    if (fd == -1)
+        return -1;
+    if (write_all(fd, data, len) == -1 || (is_durable && fsync(fd) == -1))
+        goto fail;
+    if (close(fd) == -1) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (renameat(dirfd, tmp, dirfd, name) == -1)
+        goto fail;
+    return 0;
+fail:
+    saved = errno;
+    if (fd != -1)
+        close(fd);
+    unlinkat(dirfd, tmp, 0);
+    errno = saved;
+    return -1;
+}
+
+int
+output_sync_dir(int dirfd)
+{
+    return fsync(dirfd);
+}

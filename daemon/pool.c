@@ -1,0 +1,522 @@
+/*
+ * Worker processes of frameshieldd: spawn, read and check their messages,
+ * kill, reap and respawn them.  What a job means is dispatch.c's business.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "fdpass.h"
+#include "log.h"
+
+#define RBUF_MIN (64 * 1024)
+#define RESPAWN_MAX_MS 30000
+/* After a worker exits, unread bytes get this long to arrive. */
+#define EOF_WAIT_MS 500
+
+static void slot_spawn(struct slot *);
+static void slot_try_finalize(struct slot *);
+
+static size_t
+max_msg_len(const struct pool *p)
+{
+    return PROTO_HDR_LEN + PROTO_FRAME_FIXED + p->set.max_frame_bytes;
+}
+
+int
+pool_count(const struct pool *p, enum slot_state st)
+{
+    int n = 0;
+
+    for (int i = 0; i < p->set.size; i++)
+        n += p->slots[i].state == st;
+    return n;
+}
+
+int
+pool_is_stopped(const struct pool *p)
+{
+    for (int i = 0; i < p->set.size; i++)
+        if (p->slots[i].state != SLOT_EMPTY || p->slots[i].open_handles)
+            return 0;
+    return 1;
+}
+
+static void
+on_respawn_due(uv_timer_t *t)
+{
+    slot_spawn(t->data);
+}
+
+/* The raw socket under the channel, for sendmsg and shutdown. */
+static int
+chan_fd(struct slot *s)
+{
+    uv_os_fd_t fd = -1;
+
+    (void)uv_fileno((uv_handle_t *)&s->chan, &fd);
+    return fd;
+}
+
+static void
+on_handle_closed(uv_handle_t *h)
+{
+    struct slot *s = h->data;
+
+    if (--s->open_handles > 0)
+        return;
+    free(s->rbuf);
+    s->rbuf = NULL;
+    s->rlen = s->rcap = 0;
+    if (s->pool->is_draining) {
+        dispatch_pool_changed();
+        return;
+    }
+    if (s->start_failures == 0) {
+        slot_spawn(s);
+        return;
+    }
+    /* Workers that die before HELLO point at a broken install: back off. */
+    uint64_t delay = 1000;
+    for (int i = 1; i < s->start_failures && delay < RESPAWN_MAX_MS; i++)
+        delay *= 2;
+    if (delay > RESPAWN_MAX_MS)
+        delay = RESPAWN_MAX_MS;
+    log_warn("slot=%d respawn in %llu ms after %d failed starts", s->index,
+             (unsigned long long)delay, s->start_failures);
+    uv_timer_start(&s->timer, on_respawn_due, delay, 0);
+}
+
+/* The only place a slot's process and channel are torn down. */
+static void
+slot_close(struct slot *s)
+{
+    uv_timer_stop(&s->timer);
+    s->state = SLOT_EMPTY;
+    s->pid = 0;
+    uv_close((uv_handle_t *)&s->chan, on_handle_closed);
+    uv_close((uv_handle_t *)&s->proc, on_handle_closed);
+}
+
+/* Ends the slot's job (if any) with how the worker went. */
+static void
+end_job_on_death(struct slot *s)
+{
+    struct attempt_end e = {0};
+
+    if (!s->has_job)
+        return;
+    if (s->is_killed) {
+        e.kind = s->kill_reason;
+        e.detail = s->kill_detail;
+        e.timeout_s = s->pool->set.job_timeout_s;
+        e.term_signal = s->term_signal;
+    } else if (s->term_signal != 0) {
+        e.kind = END_SIGNAL;
+        e.term_signal = s->term_signal;
+    } else {
+        e.kind = END_EXIT;
+        e.exit_code = (int)s->exit_status;
+    }
+    s->has_job = 0;
+    dispatch_attempt_end(s, &s->sj, &e, (int)s->exit_status, s->term_signal);
+}
+
+static void
+slot_try_finalize(struct slot *s)
+{
+    if (!s->has_exited || !s->has_eof)
+        return;
+    /*
+     * Dying before HELLO, or soon after it without ever taking a job, is
+     * the install's fault, not a job's: count it for the respawn backoff.
+     */
+    if (s->state == SLOT_STARTING ||
+        (s->jobs_served == 0 && !s->has_job && !s->pool->is_draining &&
+         s->state != SLOT_DYING &&
+         uv_now(s->pool->loop) - s->spawned_ms < 1000))
+        s->start_failures++;
+    end_job_on_death(s);
+    slot_close(s);
+}
+
+static void
+on_eof_wait_over(uv_timer_t *t)
+{
+    struct slot *s = t->data;
+
+    uv_read_stop((uv_stream_t *)&s->chan);
+    s->has_eof = 1;
+    slot_try_finalize(s);
+}
+
+static void
+on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+    struct slot *s = proc->data;
+    char sig[32];
+
+    s->has_exited = 1;
+    s->exit_status = exit_status;
+    s->term_signal = term_signal;
+    if (term_signal != 0 && !s->is_killed)
+        log_warn("slot=%d worker=%d killed by %s", s->index, s->pid,
+                 outcome_signal_name(term_signal, sig, sizeof(sig)));
+    else if (s->state != SLOT_DYING)
+        log_warn("slot=%d worker=%d exited with %lld", s->index, s->pid,
+                 (long long)exit_status);
+    uv_timer_stop(&s->timer);
+    if (!s->has_eof)
+        uv_timer_start(&s->timer, on_eof_wait_over, EOF_WAIT_MS, 0);
+    slot_try_finalize(s);
+}
+
+void
+pool_kill(struct slot *s, enum end_kind why, const char *detail)
+{
+    if (s->state == SLOT_EMPTY || s->has_exited)
+        return;
+    if (!s->is_killed) {
+        s->is_killed = 1;
+        s->kill_reason = why;
+        snprintf(s->kill_detail, sizeof(s->kill_detail), "%s", detail);
+    }
+    s->state = SLOT_DYING;
+    uv_timer_stop(&s->timer);
+    /* Nothing it says from now on counts. */
+    uv_read_stop((uv_stream_t *)&s->chan);
+    s->has_eof = 1;
+    uv_process_kill(&s->proc, SIGKILL);
+}
+
+static void
+protocol_violation(struct slot *s, const char *why)
+{
+    log_warn("slot=%d worker=%d protocol violation: %s", s->index, s->pid,
+             why);
+    if (s->state == SLOT_STARTING) {
+        /* Cannot talk to our own worker before any job: a deployment bug. */
+        dispatch_fatal_worker(s, why);
+        return;
+    }
+    pool_kill(s, END_PROTOCOL, why);
+}
+
+static void
+handle_hello(struct slot *s, const uint8_t *p, size_t len)
+{
+    struct msg_hello m;
+
+    if (s->state != SLOT_STARTING || proto_decode_hello(p, len, &m) == -1) {
+        protocol_violation(s, "unexpected or malformed HELLO");
+        return;
+    }
+    s->state = SLOT_IDLE;
+    s->start_failures = 0;
+    log_debug("slot=%d worker=%d ready", s->index, s->pid);
+    dispatch_slot_idle(s);
+}
+
+static void
+handle_frame(struct slot *s, const uint8_t *p, size_t len)
+{
+    struct msg_frame m;
+    const char *why;
+
+    if (s->state != SLOT_BUSY || proto_decode_frame(p, len, &m) == -1) {
+        protocol_violation(s, "unexpected or malformed FRAME");
+        return;
+    }
+    if ((why = dispatch_frame(s, &s->sj, &m)) != NULL)
+        protocol_violation(s, why);
+}
+
+static void
+handle_result(struct slot *s, const uint8_t *p, size_t len)
+{
+    struct msg_result m;
+    const char *why;
+
+    if (s->state != SLOT_BUSY || proto_decode_result(p, len, &m) == -1) {
+        protocol_violation(s, "unexpected or malformed RESULT");
+        return;
+    }
+    if ((why = dispatch_check_result(&s->sj, &m)) != NULL) {
+        protocol_violation(s, why);
+        return;
+    }
+    uv_timer_stop(&s->timer);
+    s->has_job = 0;
+    s->jobs_served++;
+    s->state = SLOT_IDLE;
+    dispatch_result(s, &s->sj, &m);
+    if (s->state == SLOT_IDLE &&
+        (s->jobs_served >= s->pool->set.max_jobs_per_worker ||
+         s->pool->is_draining)) {
+        /* Recycle: closing our end gives the worker EOF; it exits 0. */
+        s->state = SLOT_DYING;
+        shutdown(chan_fd(s), SHUT_WR);
+        return;
+    }
+    if (s->state == SLOT_IDLE)
+        dispatch_slot_idle(s);
+}
+
+/* Handles one whole message; returns 0 while the slot still listens. */
+static int
+handle_message(struct slot *s, const struct proto_hdr *h, const uint8_t *p)
+{
+    switch (h->type) {
+    case MSG_HELLO:
+        handle_hello(s, p, h->len);
+        break;
+    case MSG_FRAME:
+        handle_frame(s, p, h->len);
+        break;
+    case MSG_RESULT:
+        handle_result(s, p, h->len);
+        break;
+    default:
+        protocol_violation(s, "message type not allowed from a worker");
+        break;
+    }
+    return s->is_killed || s->state == SLOT_EMPTY ? -1 : 0;
+}
+
+static void
+consume(struct slot *s)
+{
+    size_t off = 0;
+
+    while (s->rlen - off >= PROTO_HDR_LEN) {
+        struct proto_hdr h;
+        const char *why;
+
+        if (proto_parse_header(s->rbuf + off, s->pool->set.max_frame_bytes,
+                               &h, &why) == -1) {
+            protocol_violation(s, why);
+            return;
+        }
+        if (s->rlen - off - PROTO_HDR_LEN < h.len)
+            break;
+        if (handle_message(s, &h, s->rbuf + off + PROTO_HDR_LEN) == -1)
+            return;
+        off += PROTO_HDR_LEN + h.len;
+    }
+    memmove(s->rbuf, s->rbuf + off, s->rlen - off);
+    s->rlen -= off;
+    if (s->rlen == 0 && s->rcap > 4 * RBUF_MIN) {
+        /* Do not keep a big frame's buffer around between jobs. */
+        uint8_t *small = realloc(s->rbuf, RBUF_MIN);
+        if (small != NULL) {
+            s->rbuf = small;
+            s->rcap = RBUF_MIN;
+        }
+    }
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct slot *s = h->data;
+    size_t limit = max_msg_len(s->pool) + RBUF_MIN;
+
+    (void)suggested;
+    if (s->rcap - s->rlen < RBUF_MIN / 4 && s->rcap < limit) {
+        size_t cap = s->rcap ? s->rcap * 2 : RBUF_MIN;
+        uint8_t *p;
+
+        if (cap > limit)
+            cap = limit;
+        if ((p = realloc(s->rbuf, cap)) != NULL) {
+            s->rbuf = p;
+            s->rcap = cap;
+        }
+    }
+    *buf = uv_buf_init((char *)s->rbuf + s->rlen,
+                       (unsigned)(s->rcap - s->rlen));
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct slot *s = st->data;
+
+    (void)buf;
+    if (nread < 0) {
+        uv_read_stop(st);
+        s->has_eof = 1;
+        if (s->state != SLOT_DYING && !s->has_exited)
+            log_debug("slot=%d worker=%d channel closed", s->index, s->pid);
+        slot_try_finalize(s);
+        return;
+    }
+    if (nread == 0 || s->is_killed)
+        return;
+    s->rlen += (size_t)nread;
+    if (s->rlen == s->rcap && s->rcap >= max_msg_len(s->pool) + RBUF_MIN) {
+        protocol_violation(s, "read buffer overflow");
+        return;
+    }
+    consume(s);
+}
+
+static void
+slot_reset(struct slot *s)
+{
+    s->has_exited = s->has_eof = 0;
+    s->exit_status = 0;
+    s->term_signal = 0;
+    s->is_killed = 0;
+    s->has_job = 0;
+    s->jobs_served = 0;
+    s->kill_detail[0] = '\0';
+}
+
+static void
+slot_spawn(struct slot *s)
+{
+    uv_process_options_t opt = {0};
+    uv_stdio_container_t stdio[4];
+    char *args[] = {(char *)s->pool->set.worker_path, NULL};
+    int rc;
+
+    slot_reset(s);
+    uv_pipe_init(s->pool->loop, &s->chan, 0);
+    s->chan.data = s;
+    s->proc.data = s;
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_IGNORE;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
+    stdio[3].data.stream = (uv_stream_t *)&s->chan;
+    opt.file = s->pool->set.worker_path;
+    opt.args = args;
+    opt.stdio = stdio;
+    opt.stdio_count = 4;
+    opt.exit_cb = on_proc_exit;
+    /*
+     * A session of its own: a terminal's ^C or a service manager's
+     * SIGTERM reaches the supervisor only, which then drains; workers go
+     * when we say.  The worker's PR_SET_PDEATHSIG covers our own death.
+     */
+    opt.flags = UV_PROCESS_DETACHED;
+    s->open_handles = 2;
+    s->state = SLOT_STARTING;
+    if ((rc = uv_spawn(s->pool->loop, &s->proc, &opt)) != 0) {
+        log_err("slot=%d spawn %s: %s", s->index, s->pool->set.worker_path,
+                uv_strerror(rc));
+        s->start_failures++;
+        slot_close(s);
+        return;
+    }
+    s->pid = s->proc.pid;
+    s->spawned_ms = uv_now(s->pool->loop);
+    uv_read_start((uv_stream_t *)&s->chan, on_alloc, on_read);
+}
+
+int
+pool_init(struct pool *p, uv_loop_t *loop, const struct pool_settings *set)
+{
+    memset(p, 0, sizeof(*p));
+    p->loop = loop;
+    p->set = *set;
+    if ((p->slots = calloc((size_t)set->size, sizeof(*p->slots))) == NULL)
+        return -1;
+    for (int i = 0; i < set->size; i++) {
+        struct slot *s = &p->slots[i];
+
+        s->pool = p;
+        s->index = i;
+        s->state = SLOT_EMPTY;
+        uv_timer_init(loop, &s->timer);
+        s->timer.data = s;
+    }
+    return 0;
+}
+
+void
+pool_start(struct pool *p)
+{
+    for (int i = 0; i < p->set.size; i++)
+        slot_spawn(&p->slots[i]);
+}
+
+static void
+on_job_timeout(uv_timer_t *t)
+{
+    struct slot *s = t->data;
+
+    log_warn("slot=%d worker=%d job=%lld timeout after %d s, killing",
+             s->index, s->pid, (long long)s->sj.job.id,
+             s->pool->set.job_timeout_s);
+    pool_kill(s, END_TIMEOUT, "");
+}
+
+int
+pool_send_job(struct slot *s, const struct slot_job *sj, int input_fd)
+{
+    struct msg_job m = {.job_id = (uint64_t)sj->job.id,
+                        .frames = sj->job.frames,
+                        .mode = sj->job.mode,
+                        .quality = sj->job.quality};
+    uint8_t buf[64];
+    long len = proto_encode_job(buf, sizeof(buf), &m);
+    int fd = chan_fd(s);
+
+    s->sj = *sj;
+    s->has_job = 1;
+    s->state = SLOT_BUSY;
+    /*
+     * A direct sendmsg: libuv's queue is empty (the worker is idle and we
+     * never write anything else), and libuv cannot attach a plain file.
+     */
+    if (len < 0 || fdpass_send(fd, buf, (size_t)len, input_fd) == -1) {
+        char why[128];
+        snprintf(why, sizeof(why), "send job: %s", strerror(errno));
+        pool_kill(s, END_PROTOCOL, why);
+        return -1;
+    }
+    uv_timer_start(&s->timer, on_job_timeout,
+                   (uint64_t)s->pool->set.job_timeout_s * 1000, 0);
+    return 0;
+}
+
+void
+pool_drain(struct pool *p)
+{
+    p->is_draining = 1;
+    for (int i = 0; i < p->set.size; i++) {
+        struct slot *s = &p->slots[i];
+
+        if (s->state == SLOT_EMPTY)
+            uv_timer_stop(&s->timer); /* a pending respawn */
+        else if (s->state == SLOT_IDLE) {
+            s->state = SLOT_DYING;
+            shutdown(chan_fd(s), SHUT_WR);
+        } else if (s->state == SLOT_STARTING)
+            pool_kill(s, END_EXIT, "");
+    }
+}
+
+void
+pool_fini(struct pool *p)
+{
+    for (int i = 0; i < p->set.size; i++)
+        uv_close((uv_handle_t *)&p->slots[i].timer, NULL);
+}
+
+void
+pool_free(struct pool *p)
+{
+    free(p->slots);
+    p->slots = NULL;
+}

@@ -1,0 +1,96 @@
+/*
+ * The prefork pool: worker processes, their channels, their timers and
+ * the slot state machine.  frameshieldd; knows processes, not jobs.
+ */
+#ifndef FS_POOL_H
+#define FS_POOL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "job.h"
+#include "outcome.h"
+#include "proto.h"
+
+enum slot_state {
+    SLOT_EMPTY,    /* no process; waiting to (re)spawn */
+    SLOT_STARTING, /* spawned, no HELLO yet */
+    SLOT_IDLE,     /* ready for a job */
+    SLOT_BUSY,     /* working on slot->job */
+    SLOT_DYING,    /* told or made to go; waiting for exit and EOF */
+};
+
+/* The job a busy slot works on, owned by the slot until the attempt ends. */
+struct slot_job {
+    struct job job;
+    int out_dirfd;
+    uint32_t frames_received;
+    uint8_t seen[PROTO_MAX_FRAMES / 8 + 1];
+    int output_errno; /* first failure writing a frame, 0 if none */
+    char output_error[256];
+    int64_t started_ms;
+};
+
+struct slot {
+    struct pool *pool;
+    int index;
+    enum slot_state state;
+    int pid;
+    uv_process_t proc;
+    uv_pipe_t chan;
+    uv_timer_t timer; /* job deadline while BUSY, respawn delay while EMPTY */
+    int open_handles; /* proc + chan, closed once per life */
+    int has_exited, has_eof;
+    int64_t exit_status;
+    int term_signal;
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    int has_job;
+    struct slot_job sj;
+    enum end_kind kill_reason; /* set when we killed it mid-job */
+    int is_killed;
+    char kill_detail[256];
+    int jobs_served;
+    int start_failures; /* consecutive deaths before HELLO */
+    uint64_t spawned_ms;
+};
+
+struct pool_settings {
+    const char *worker_path;
+    int size;
+    int job_timeout_s;
+    int max_jobs_per_worker;
+    uint32_t max_frame_bytes;
+};
+
+struct pool {
+    uv_loop_t *loop;
+    struct pool_settings set;
+    struct slot *slots;
+    int is_draining;
+    int has_announced_ready;
+};
+
+/* Allocates the slots and their timers.  Returns 0 or -1. */
+int pool_init(struct pool *, uv_loop_t *, const struct pool_settings *);
+/* Spawns every worker. */
+void pool_start(struct pool *);
+/*
+ * Hands an IDLE slot its job and the open input (kept open by the
+ * caller, which closes it after this returns).  Returns 0, or -1 when the
+ * channel failed (the slot is then being killed).
+ */
+int pool_send_job(struct slot *, const struct slot_job *, int input_fd);
+/* SIGKILLs a slot's worker; the attempt ends as `why` when it exits. */
+void pool_kill(struct slot *, enum end_kind why, const char *detail);
+/* Stops respawning; idle workers are told to exit. */
+void pool_drain(struct pool *);
+/* Whether every slot is EMPTY with all its handles closed. */
+int pool_is_stopped(const struct pool *);
+/* Closes the timers and frees the slots; the loop must then be run. */
+void pool_fini(struct pool *);
+/* Frees the slots once the loop has closed every handle. */
+void pool_free(struct pool *);
+int pool_count(const struct pool *, enum slot_state);
+
+#endif

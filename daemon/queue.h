@@ -1,0 +1,82 @@
+/*
+ * Every SQL statement that changes the queue, in one place; linked into
+ * frameshieldd and the frameshield CLI.
+ */
+#ifndef FS_QUEUE_H
+#define FS_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job.h"
+#include "outcome.h"
+
+struct queue;
+
+/* How an attempt went, as the attempts table records it. */
+struct attempt_report {
+    int worker_pid;
+    int exit_code;   /* -1 when the worker did not exit */
+    int term_signal; /* 0 when none */
+    int frames_decoded;
+    int frames_written;
+    int64_t started_ms;
+    int is_interrupted; /* the daemon stopped it: not the job's doing */
+};
+
+/*
+ * Opens the database, sets WAL, busy timeout and foreign keys, and creates
+ * or migrates the schema.  Returns NULL with a message in err on failure.
+ */
+struct queue *queue_open(const char *path, char *err, size_t errlen);
+void queue_close(struct queue *);
+
+/* Current time in Unix milliseconds, the unit of every time column. */
+int64_t queue_now_ms(void);
+
+/*
+ * Claims the next runnable job (PENDING, or RETRY whose backoff passed)
+ * for a worker: RUNNING, attempts + 1, an attempts row opened.  Returns 1
+ * with *out filled, 0 when nothing is runnable, -1 on a database error.
+ */
+int queue_claim_next(struct queue *, int worker_pid, struct job *out);
+
+/*
+ * Ends the attempt job->attempts with outcome o.  The jobs update is
+ * fenced by (id, attempts, RUNNING): a stale result changes nothing and
+ * sets *is_stale.  Returns 0, or -1 on a database error.
+ */
+int queue_finish(struct queue *, const struct job *, const struct outcome *,
+                 const struct attempt_report *, int *is_stale);
+
+/*
+ * Returns jobs left RUNNING by a dead predecessor to RETRY, closing their
+ * open attempts as INTERRUPTED.  Returns how many, or -1.
+ */
+int queue_requeue_running(struct queue *);
+
+/* Earliest next_attempt_at in the future, or -1 when none waits. */
+int64_t queue_next_retry_ms(struct queue *);
+
+/* Job counts indexed by enum job_status.  Returns 0 or -1. */
+int queue_counts(struct queue *, int64_t counts[5]);
+
+/* Changes when another connection commits (PRAGMA data_version). */
+int64_t queue_data_version(struct queue *);
+
+/* Operator actions of the CLI.  Each returns rows changed, or -1. */
+int64_t queue_enqueue(struct queue *, const char *input, const char *outdir,
+                      int frames, const char *mode, int quality,
+                      int priority, int max_attempts);
+int queue_retry_job(struct queue *, int64_t id);
+int queue_retry_failed(struct queue *);
+int queue_cancel(struct queue *, int64_t id);
+
+/* The raw handle, for the CLI's read-only reports. */
+struct sqlite3 *queue_db(struct queue *);
+const char *queue_errmsg(struct queue *);
+
+const char *job_status_str(enum job_status);
+int job_status_parse(const char *, enum job_status *);
+
+#endif

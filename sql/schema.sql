@@ -1,0 +1,78 @@
+-- frameshield queue schema: the single source of truth.
+-- The daemon embeds this file at build time and runs it when the
+-- database's user_version is below 1.  Times are Unix milliseconds.
+-- Callers enqueue with plain INSERTs into jobs; everything else is
+-- written by the daemon (or by the frameshield CLI on an operator's behalf).
+
+CREATE TABLE IF NOT EXISTS jobs (
+    id              INTEGER PRIMARY KEY,
+    input           TEXT    NOT NULL,
+    output_dir      TEXT    NOT NULL,
+    frames          INTEGER NOT NULL DEFAULT 5
+                    CHECK (frames BETWEEN 1 AND 1000),
+    mode            TEXT    NOT NULL DEFAULT 'accurate'
+                    CHECK (mode IN ('accurate', 'keyframe')),
+    quality         INTEGER NOT NULL DEFAULT 90
+                    CHECK (quality BETWEEN 1 AND 100),
+    priority        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT    NOT NULL DEFAULT 'PENDING'
+                    CHECK (status IN ('PENDING', 'RUNNING', 'DONE',
+                                      'RETRY', 'FAILED')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    max_attempts    INTEGER NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
+    last_error      TEXT,
+    last_signal     INTEGER,
+    frames_written  INTEGER,
+    worker_pid      INTEGER,
+    created_at      INTEGER NOT NULL DEFAULT
+                    (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+    started_at      INTEGER,
+    finished_at     INTEGER,
+    next_attempt_at INTEGER
+);
+
+-- The claim walks this index in priority order and stops at the first
+-- job whose backoff has passed: cheap however many DONE rows pile up.
+CREATE INDEX IF NOT EXISTS jobs_runnable
+    ON jobs (priority DESC, id)
+    WHERE status IN ('PENDING', 'RETRY');
+
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+
+CREATE TABLE IF NOT EXISTS attempts (
+    job_id          INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt         INTEGER NOT NULL,
+    worker_pid      INTEGER,
+    started_at      INTEGER NOT NULL,
+    finished_at     INTEGER,
+    -- NULL while running; then DONE, RETRY, FAILED or INTERRUPTED
+    -- (the daemon stopped or died while the attempt ran).
+    outcome         TEXT CHECK (outcome IN ('DONE', 'RETRY', 'FAILED',
+                                            'INTERRUPTED')),
+    exit_code       INTEGER,
+    signal          INTEGER,
+    error           TEXT,
+    frames_decoded  INTEGER,
+    frames_written  INTEGER,
+    ms              INTEGER,
+    PRIMARY KEY (job_id, attempt)
+);
+
+CREATE VIEW IF NOT EXISTS queue_status AS
+    SELECT status, count(*) AS jobs FROM jobs GROUP BY status;
+
+CREATE VIEW IF NOT EXISTS recent_failures AS
+    SELECT a.job_id, a.attempt, j.input, a.outcome, a.signal, a.error,
+           datetime(a.finished_at / 1000, 'unixepoch') AS finished
+    FROM attempts a JOIN jobs j ON j.id = a.job_id
+    WHERE a.outcome IN ('RETRY', 'FAILED')
+    ORDER BY a.finished_at DESC LIMIT 50;
+
+CREATE VIEW IF NOT EXISTS job_overview AS
+    SELECT id, status, attempts, max_attempts, frames_written, last_signal,
+           last_error, input, output_dir,
+           datetime(created_at / 1000, 'unixepoch') AS created,
+           datetime(finished_at / 1000, 'unixepoch') AS finished
+    FROM jobs;
+
+PRAGMA user_version = 1;
