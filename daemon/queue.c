@@ -39,7 +39,7 @@ static const char *const stmt_sql[S_COUNT] = {
         "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1,"
         " started_at = ?1, worker_pid = ?2, next_attempt_at = NULL,"
         " finished_at = NULL"
-        " WHERE id = (SELECT id FROM jobs"
+        " WHERE id = (SELECT id FROM jobs INDEXED BY jobs_runnable"
         "  WHERE status IN ('PENDING', 'RETRY')"
         "  AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)"
         "  ORDER BY priority DESC, id LIMIT 1)"
@@ -62,6 +62,11 @@ static const char *const stmt_sql[S_COUNT] = {
                      " WHERE status = 'RETRY' AND next_attempt_at > ?1",
 };
 
+/*
+ * The claim names its index: left alone, the planner prefers jobs_status
+ * and sorts every runnable row (33 ms a claim with 100k PENDING of a
+ * million rows, against 0.4 ms through the partial index).
+ */
 struct queue {
     sqlite3 *db;
     sqlite3_stmt *stmts[S_COUNT];
