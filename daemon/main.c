@@ -125,6 +125,11 @@ on_signal(uv_signal_t *h, int signum)
         return;
     }
     log_info("received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (m.is_stopping) {
+        /* A second request: the operator does not want to wait. */
+        on_grace_over(NULL);
+        return;
+    }
     daemon_shutdown(0);
 }
 
