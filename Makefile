@@ -119,7 +119,7 @@ build/tests/libfault.so: tests/faults/fault.c
 
 build/tests/fake_worker: tests/fakes/fake_worker.c build/libcommon.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a,$^)
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "queue.h"
@@ -42,19 +43,33 @@ int_arg(const char *s, long min, long max)
     return v;
 }
 
+/*
+ * The daemon runs elsewhere (under systemd, in /): a path relative to the
+ * caller's directory would mean something else there.
+ */
+static void
+absolute(const char *path, char *out, size_t len)
+{
+    char cwd[PATH_MAX];
+
+    if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+        snprintf(out, len, "%s", path);
+    else
+        snprintf(out, len, "%s/%s", cwd, path);
+}
+
 static int
 cmd_enqueue(struct queue *q, int argc, char **argv)
 {
     int frames = 5, quality = 90, priority = 0, max_attempts = 3;
     const char *mode = "accurate";
-    char input[PATH_MAX];
+    char input[PATH_MAX], outdir[PATH_MAX];
     int64_t id;
 
     if (argc < 2)
         usage();
-    /* The daemon resolves nothing against the caller's directory. */
-    if (realpath(argv[0], input) == NULL)
-        snprintf(input, sizeof(input), "%s", argv[0]);
+    absolute(argv[0], input, sizeof(input));
+    absolute(argv[1], outdir, sizeof(outdir));
     for (int i = 2; i < argc; i += 2) {
         if (i + 1 >= argc)
             usage();
@@ -71,7 +86,7 @@ cmd_enqueue(struct queue *q, int argc, char **argv)
         else
             usage();
     }
-    id = queue_enqueue(q, input, argv[1], frames, mode, quality, priority,
+    id = queue_enqueue(q, input, outdir, frames, mode, quality, priority,
                        max_attempts);
     if (id < 0)
         fatalx("enqueue: %s", queue_errmsg(q));

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Bad inputs end in a terminal status within seconds with a clear
+# last_error, never a hang or a daemon crash: a missing path, a directory,
+# a FIFO without writer, /dev/zero, an empty file, random bytes, an
+# audio-only file and truncated mp4s.
+. "$(dirname "$0")/lib.sh"
+need "$WORKER"
+
+gen_clip "$T/clip.mp4"
+CLIP_SRC=testsrc2=size=160x120:rate=25:duration=4 gen_clip "$T/moov_end.mp4" \
+    -c:v libx264 -preset veryfast -g 25 -bf 2 -pix_fmt yuv420p
+CLIP_SRC=testsrc2=size=160x120:rate=25:duration=4 gen_clip "$T/faststart.mp4" \
+    -c:v libx264 -preset veryfast -g 25 -bf 2 -pix_fmt yuv420p \
+    -movflags +faststart
+CLIP_SRC=sine=frequency=440:duration=1 gen_clip "$T/audio.m4a" -c:a aac
+mkdir "$T/dir"
+mkfifo "$T/fifo"
+: >"$T/empty.mp4"
+head -c 100000 /dev/urandom >"$T/random.mp4"
+size=$(stat -c %s "$T/moov_end.mp4")
+head -c $((size / 2)) "$T/moov_end.mp4" >"$T/trunc_moov_end.mp4"
+size=$(stat -c %s "$T/faststart.mp4")
+head -c $((size * 6 / 10)) "$T/faststart.mp4" >"$T/trunc_faststart.mp4"
+
+start_daemon --worker "$WORKER" --workers 2
+
+# name|input|regex the last_error must match
+cases="missing|$T/nope.mp4|No such file
+dir|$T/dir|not a regular file
+fifo|$T/fifo|not a regular file
+devzero|/dev/zero|not a regular file
+empty|$T/empty.mp4|.....
+random|$T/random.mp4|.....
+audio|$T/audio.m4a|[Nn]o video stream
+trunc_moov_end|$T/trunc_moov_end.mp4|....."
+declare -A ids
+while IFS='|' read -r name input _; do
+    ids[$name]=$(enqueue "$input" "$T/out.$name")
+done <<<"$cases"
+ids[trunc_faststart]=$(enqueue "$T/trunc_faststart.mp4" "$T/out.trunc_faststart")
+
+while IFS='|' read -r name input want; do
+    id=${ids[$name]}
+    if ! wait_terminal "$id" 15; then
+        fail "$name: not terminal after 15 s"
+        dump_job "$id"
+        continue
+    fi
+    expect_eq "$name: FAILED" "$(job_field "$id" status)" FAILED
+    expect_match "$name: last_error" "$(job_field "$id" last_error)" "$want"
+    check "$name: no frame written" \
+        test -z "$(ls "$T/out.$name" 2>/dev/null)"
+done <<<"$cases"
+
+say "a faststart mp4 cut at 60%: the frames that exist, or a clear failure"
+id=${ids[trunc_faststart]}
+if wait_terminal "$id" 15; then
+    row=$(q "SELECT status, coalesce(frames_written, 0), coalesce(last_error, '')
+             FROM jobs WHERE id=$id")
+    IFS='|' read -r st fw err <<<"$row"
+    nfiles=$(ls "$T/out.trunc_faststart" 2>/dev/null | grep -c '^frame_.*\.jpg$')
+    case $st in
+    DONE)
+        check "trunc_faststart: DONE with fewer than 5 frames ($fw)" \
+            test "$fw" -lt 5
+        expect_eq "trunc_faststart: frames_written matches the files" \
+            "$nfiles" "$fw" ;;
+    FAILED)
+        expect_match "trunc_faststart: FAILED with a clear error" "$err" '.....' ;;
+    *) fail "trunc_faststart: status $st" ;;
+    esac
+else
+    fail "trunc_faststart: not terminal after 15 s"
+    dump_job "$id"
+fi
+
+check "no .tmp file in any output dir" no_tmp_files "$T"
+check "daemon alive" daemon_alive
+check "pool full" wait_workers "$DAEMON_PID" 2 10
+id=$(enqueue "$T/clip.mp4" "$T/out.good")
+check_sql "a good job afterwards ends DONE" \
+    "SELECT status, frames_written FROM jobs WHERE id=$id" "DONE|5" 15
+stop_daemon
+finish

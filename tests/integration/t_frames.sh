@@ -1,0 +1,84 @@
+#!/bin/bash
+# Frame exactness with the real daemon and worker: the files of an
+# accurate-mode job are exactly frames i * max(1, total // 5), checked by
+# PSNR against ffmpeg's own select=eq(n\,K) on an H.264 mp4 with B-frames
+# and GOP 50, a VP9 webm, an H.264 mkv and MPEG-4 with B-frames in AVI
+# (packets without pts); keyframe mode delivers the last keyframe at or
+# before each position.
+. "$(dirname "$0")/lib.sh"
+need "$WORKER"
+
+say "making clips"
+CLIP_SRC=testsrc2=size=160x120:rate=25:duration=4 gen_clip "$T/gop50.mp4" \
+    -c:v libx264 -preset veryfast -g 50 -keyint_min 50 -sc_threshold 0 \
+    -bf 2 -pix_fmt yuv420p
+CLIP_SRC=testsrc2=size=160x120:rate=25:duration=2 gen_clip "$T/vp9.webm" \
+    -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 20 -b:v 300k \
+    -pix_fmt yuv420p
+CLIP_SRC=testsrc2=size=160x120:rate=30:duration=2 gen_clip "$T/h264.mkv" \
+    -c:v libx264 -preset veryfast -g 30 -bf 3 -pix_fmt yuv420p
+CLIP_SRC=testsrc2=size=176x144:rate=25:duration=2 gen_clip "$T/mpeg4.avi" \
+    -c:v mpeg4 -q:v 3 -g 12 -bf 2
+
+bframes=$(ffprobe -v error -select_streams v:0 -show_entries frame=pict_type \
+    -of default=nw=1:nk=1 "$T/gop50.mp4" | grep -c '^B')
+check "the mp4 really has B-frames ($bframes)" test "$bframes" -gt 10
+expect_eq "the mp4 has keyframes at 0 and 50 only" \
+    "$(ffprobe -v error -select_streams v:0 -show_entries frame=key_frame \
+        -of default=nw=1:nk=1 "$T/gop50.mp4" | grep -n '^1' | cut -d: -f1 |
+        awk '{ printf "%s%d", sep, $1 - 1; sep = "," }')" "0,50"
+
+start_daemon --worker "$WORKER"
+
+declare -A ids
+for c in gop50.mp4 vp9.webm h264.mkv mpeg4.avi; do
+    ids[$c]=$(enqueue "$T/$c" "$T/out.$c" "frames, mode" "5, 'accurate'")
+done
+ids[key]=$(enqueue "$T/gop50.mp4" "$T/out.key" "frames, mode" "5, 'keyframe'")
+
+for c in gop50.mp4 vp9.webm h264.mkv mpeg4.avi key; do
+    id=${ids[$c]}
+    say "$c: job $id"
+    if check_sql "$c: DONE, 5 frames written, first attempt" \
+        "SELECT status, frames_written, attempts, coalesce(last_error, '')
+         FROM jobs WHERE id=$id" "DONE|5|1|" 30; then
+        :
+    else
+        dump_job "$id"
+        continue
+    fi
+    expect_eq "$c: one attempts row, DONE with 5 frames" \
+        "$(q "SELECT attempt, outcome, frames_written FROM attempts
+              WHERE job_id=$id")" "1|DONE|5"
+    expect_eq "$c: exactly frame_0..4.jpg in the output dir" \
+        "$(ls "$T/out.$c" | tr '\n' ' ')" \
+        "frame_0.jpg frame_1.jpg frame_2.jpg frame_3.jpg frame_4.jpg "
+    for i in 0 1 2 3 4; do
+        is_jpeg "$T/out.$c/frame_$i.jpg" ||
+            fail "$c: frame_$i.jpg is not a complete JPEG"
+    done
+    [ "$c" = key ] || check_exact "$c" "$T/$c" "$T/out.$c" 5
+done
+
+say "keyframe mode: the last keyframe at or before each position"
+total=$(count_frames "$T/gop50.mp4")
+ks=$(positions "$total" 5)
+kfs=$(keyframes_before "$T/gop50.mp4" $ks | tr '\n' ' ')
+expect_eq "keyframes before positions $(echo $ks)" "$kfs" "0 0 0 50 50 "
+ref_frames "$T/gop50.mp4" "$T/ref.key" 0 1 50 51 || fail "keyframe references"
+i=0
+for kf in $kfs; do
+    p=$(psnr "$T/out.key/frame_$i.jpg" "$T/ref.key/ref_$kf.png")
+    pn=$(psnr "$T/out.key/frame_$i.jpg" "$T/ref.key/ref_$((kf + 1)).png")
+    if ge "$p" 28 && gt "$p" "$pn"; then
+        ok "keyframe: frame_$i.jpg is keyframe $kf (PSNR $p dB, next $pn)"
+    else
+        fail "keyframe: frame_$i.jpg vs keyframe $kf: PSNR $p dB (next frame $pn)"
+    fi
+    i=$((i + 1))
+done
+
+check "no .tmp file left" no_tmp_files "$T"
+check "daemon alive" daemon_alive
+stop_daemon
+finish

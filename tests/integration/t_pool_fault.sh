@@ -1,0 +1,46 @@
+#!/bin/bash
+# A broken install: every worker dies before HELLO (FS_FAULT_START=die in
+# the injector).  That is a pool fault, not a job attempt: the daemon
+# stays up, backs off instead of spinning, charges no job, never claims
+# one, and still stops cleanly on SIGTERM.
+. "$(dirname "$0")/lib.sh"
+need "$WORKER" "$REPO/build/tests/libfault.so"
+
+export FS_FAULT_STATE_DIR="$T/fault-state"
+mkdir -p "$FS_FAULT_STATE_DIR"
+gen_clip "$T/clip.mp4"
+# A first healthy run creates the schema; the job waits for the next one.
+start_daemon --worker "$WORKER" --workers 1
+stop_daemon
+id=$(enqueue "$T/clip.mp4" "$T/out")
+check "job $id enqueued while no daemon runs" test -n "$id"
+
+FS_FAULT_START=die start_daemon_bg --worker "$FAULTY" --workers 2
+sleep 1
+t0=$(cpu_ticks "$DAEMON_PID")
+sleep 3
+t1=$(cpu_ticks "$DAEMON_PID")
+hz=$(getconf CLK_TCK)
+cpu_ms=$(((t1 - t0) * 1000 / hz))
+starts=$(wc -l <"$FS_FAULT_STATE_DIR/starts" 2>/dev/null || echo 0)
+
+check "daemon alive with a broken worker" daemon_alive
+check "workers really started and died ($starts starts in ~4 s)" \
+    test "$starts" -ge 2
+check "respawns are throttled: $starts starts in ~4 s (<= 12)" \
+    test "$starts" -le 12
+check "no busy loop: $cpu_ms ms of daemon CPU in 3 s (< 500)" \
+    test "$cpu_ms" -lt 500
+check "never logged ready" test -z "$(grep 'ready workers=' "$DAEMON_LOG")"
+expect_eq "the job was never claimed nor charged" \
+    "$(q "SELECT status, attempts FROM jobs WHERE id=$id")" "PENDING|0"
+expect_eq "no attempts row" "$(q "SELECT count(*) FROM attempts")" 0
+
+kids=$(children "$DAEMON_PID")
+if stop_daemon 15; then
+    ok "SIGTERM stops it with exit 0"
+fi
+for k in $kids; do
+    check "worker $k gone" wait_gone "$k" 2
+done
+finish

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The daemon under valgrind (memcheck; workers are not traced) through a
+# good job, a missing input, a crashing worker and a SIGTERM drain: no
+# memory errors, nothing definitely lost.
+. "$(dirname "$0")/lib.sh"
+command -v valgrind >/dev/null || die "valgrind missing"
+
+gen_clip "$T/a.mp4"
+cp "$T/a.mp4" "$T/FAULT_SEGV.mp4"
+VG_LOG=$T/valgrind.log
+DAEMON_LOG=$T/daemon.log
+valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --log-file="$VG_LOG" \
+    "$DAEMON" --db "$DB" --workers 2 --retry-delay 0 --worker "$FAULTY" \
+    </dev/null >"$DAEMON_LOG" 2>&1 &
+DAEMON_PID=$!
+track_pid "$DAEMON_PID"
+READY_TIMEOUT=60 wait_log 'ready workers=' 60 || die "daemon not ready under valgrind"
+
+good=$(enqueue "$T/a.mp4" "$T/out")
+missing=$(enqueue "$T/nope.mp4" "$T/out2")
+crash=$(enqueue "$T/FAULT_SEGV.mp4" "$T/out3" "max_attempts" "2")
+check "good job DONE" wait_sql "SELECT status FROM jobs WHERE id=$good" DONE 60
+check "missing input FAILED" wait_sql "SELECT status FROM jobs WHERE id=$missing" FAILED 60
+check "crashing job FAILED after 2 attempts" \
+    wait_sql "SELECT status || attempts FROM jobs WHERE id=$crash" FAILED2 60
+kill -TERM "$DAEMON_PID"
+if wait_daemon_exit 60; then
+    expect_eq "daemon exit status under valgrind" "$DAEMON_RC" 0
+else
+    fail "daemon did not exit under valgrind"
+fi
+expect_match "valgrind error summary" \
+    "$(grep -o 'ERROR SUMMARY: [0-9]* errors' "$VG_LOG")" 'ERROR SUMMARY: 0 errors'
+lost=$(grep -o 'definitely lost: [0-9,]* bytes' "$VG_LOG" || echo 'definitely lost: 0 bytes')
+expect_eq "definitely lost" "$lost" "definitely lost: 0 bytes"
+[ "$FAILS" -eq 0 ] || sed 's/^/  vg: /' "$VG_LOG" | tail -n 40
+finish
