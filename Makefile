@@ -30,7 +30,9 @@ COMMON_SRCS = \
 DAEMON_SRCS = \
 	daemon/config.c \
 	daemon/dispatch.c \
+	daemon/errlog.c \
 	daemon/main.c \
+	daemon/notify.c \
 	daemon/outcome.c \
 	daemon/output.c \
 	daemon/pool.c \

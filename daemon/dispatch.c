@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "output.h"
 
 /* An fs event burst (one INSERT touches -wal several times) -> one claim. */
@@ -31,7 +32,14 @@ static struct {
     uv_timer_t wake_timer;
     int64_t seen_data_version;
     int is_draining;
+    struct dispatch_stats stats;
 } d;
+
+void
+dispatch_get_stats(struct dispatch_stats *out)
+{
+    *out = d.stats;
+}
 
 static void
 finish(struct slot *s, struct slot_job *sj, const struct attempt_end *e,
@@ -47,6 +55,7 @@ finish(struct slot *s, struct slot_job *sj, const struct attempt_end *e,
     r->worker_pid = s->pid;
     r->started_ms = sj->started_ms;
     r->is_interrupted = e->kind == END_INTERRUPTED;
+    r->stderr_tail = errlog_tail(&s->errlog);
     if (sj->out_dirfd != -1) {
         close(sj->out_dirfd);
         sj->out_dirfd = -1;
@@ -57,6 +66,9 @@ finish(struct slot *s, struct slot_job *sj, const struct attempt_end *e,
     else if (is_stale)
         log_notice("job=%lld attempt=%d result dropped: the job changed "
                    "meanwhile", (long long)sj->job.id, sj->job.attempts);
+    d.stats.done += o.status == JOB_DONE;
+    d.stats.retried += o.status == JOB_RETRY;
+    d.stats.failed += o.status == JOB_FAILED;
     if (o.status == JOB_DONE)
         log_info("job=%lld worker=%d attempt=%d DONE frames=%d decoded=%d",
                  (long long)sj->job.id, s->pid, sj->job.attempts,
@@ -121,6 +133,7 @@ start_job(struct slot *s, struct slot_job *sj)
 
     sj->out_dirfd = -1;
     sj->started_ms = queue_now_ms();
+    errlog_reset_tail(&s->errlog);
     if ((fd = open_input(s, sj)) == -1)
         return -1;
     if ((sj->out_dirfd = output_open_dir(sj->job.output_dir)) == -1) {
@@ -149,6 +162,7 @@ announce_ready(void)
         return;
     p->has_announced_ready = 1;
     log_info("ready workers=%d db=%s", p->set.size, d.cfg->db_path);
+    notify_send("READY=1\nSTATUS=pool ready");
 }
 
 /* Returns 1 when the slot got a job, 0 when none is runnable, -1 error. */

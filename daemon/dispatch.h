@@ -15,6 +15,12 @@ int dispatch_init(struct queue *, struct pool *, const struct config *,
                   uv_loop_t *);
 /* Stops claiming; running jobs go on. */
 void dispatch_drain(void);
+/* Jobs ended since start, by how they ended. */
+struct dispatch_stats {
+    uint64_t done, retried, failed;
+};
+void dispatch_get_stats(struct dispatch_stats *);
+
 /* Closes the dispatcher's timers. */
 void dispatch_fini(void);
 

@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "dispatch.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "queue.h"
 #include "watch.h"
@@ -27,6 +28,7 @@ static struct {
     struct pool pool;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace_timer;
+    uv_timer_t tick_timer; /* watchdog pings and STATUS= */
     int is_stopping;
     int is_closed;
     int exit_code;
@@ -74,6 +76,42 @@ close_all(void)
     uv_close((uv_handle_t *)&m.sigint, NULL);
     uv_close((uv_handle_t *)&m.sighup, NULL);
     uv_close((uv_handle_t *)&m.grace_timer, NULL);
+    uv_close((uv_handle_t *)&m.tick_timer, NULL);
+}
+
+/*
+ * The watchdog ping comes from the event loop itself, so a loop stuck in
+ * a long SQLite wait or a busy callback is what the manager notices.
+ */
+static void
+on_tick(uv_timer_t *t)
+{
+    struct dispatch_stats st;
+    char msg[256];
+
+    (void)t;
+    dispatch_get_stats(&st);
+    snprintf(msg, sizeof(msg),
+             "%sSTATUS=workers %d busy %d; since start: done %llu, "
+             "retried %llu, failed %llu%s",
+             notify_watchdog_usec() ? "WATCHDOG=1\n" : "",
+             m.pool.set.size, pool_count(&m.pool, SLOT_BUSY),
+             (unsigned long long)st.done, (unsigned long long)st.retried,
+             (unsigned long long)st.failed, m.is_stopping ? "; stopping" : "");
+    notify_send(msg);
+}
+
+static void
+start_tick(void)
+{
+    uint64_t ms = 5000;
+    uint64_t wd_ms = notify_watchdog_usec() / 1000;
+
+    /* Half the watchdog interval, as sd_watchdog_enabled(3) advises. */
+    if (wd_ms > 0 && wd_ms / 2 < ms)
+        ms = wd_ms / 2 > 0 ? wd_ms / 2 : 1;
+    uv_timer_init(m.loop, &m.tick_timer);
+    uv_timer_start(&m.tick_timer, on_tick, ms, ms);
 }
 
 void
@@ -107,6 +145,7 @@ daemon_shutdown(int exit_code)
     if (m.is_stopping)
         return;
     m.is_stopping = 1;
+    notify_send("STOPPING=1");
     log_info("stopping: %d job(s) running, grace %d s",
              pool_count(&m.pool, SLOT_BUSY), m.cfg.grace_s);
     dispatch_drain();
@@ -161,6 +200,7 @@ setup(void)
     dispatch_init(m.q, &m.pool, &m.cfg, m.loop);
     (void)watch_start(m.loop, m.cfg.db_path);
     uv_timer_init(m.loop, &m.grace_timer);
+    start_tick();
     uv_signal_init(m.loop, &m.sigterm);
     uv_signal_init(m.loop, &m.sigint);
     uv_signal_init(m.loop, &m.sighup);
@@ -181,6 +221,7 @@ main(int argc, char **argv)
     if (rc == -1)
         fatalx("%s", err);
     log_set_level(m.cfg.log_level);
+    notify_init();
     /* A worker that dies mid-write must cost an EPIPE, not the daemon. */
     signal(SIGPIPE, SIG_IGN);
     setup();

@@ -102,6 +102,7 @@ slot_close(struct slot *s)
     s->state = SLOT_EMPTY;
     s->pid = 0;
     uv_close((uv_handle_t *)&s->chan, on_handle_closed);
+    uv_close((uv_handle_t *)&s->errp, on_handle_closed);
     uv_close((uv_handle_t *)&s->proc, on_handle_closed);
 }
 
@@ -132,8 +133,9 @@ end_job_on_death(struct slot *s)
 static void
 slot_try_finalize(struct slot *s)
 {
-    if (!s->has_exited || !s->has_eof)
+    if (!s->has_exited || !s->has_eof || !s->has_err_eof)
         return;
+    errlog_flush(&s->errlog);
     /*
      * Dying before HELLO, or soon after it without ever taking a job, is
      * the install's fault, not a job's: count it for the respawn backoff.
@@ -153,7 +155,8 @@ on_eof_wait_over(uv_timer_t *t)
     struct slot *s = t->data;
 
     uv_read_stop((uv_stream_t *)&s->chan);
-    s->has_eof = 1;
+    uv_read_stop((uv_stream_t *)&s->errp);
+    s->has_eof = s->has_err_eof = 1;
     slot_try_finalize(s);
 }
 
@@ -173,7 +176,7 @@ on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
         log_warn("slot=%d worker=%d exited with %lld", s->index, s->pid,
                  (long long)exit_status);
     uv_timer_stop(&s->timer);
-    if (!s->has_eof)
+    if (!s->has_eof || !s->has_err_eof)
         uv_timer_start(&s->timer, on_eof_wait_over, EOF_WAIT_MS, 0);
     slot_try_finalize(s);
 }
@@ -369,9 +372,34 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void
+on_err_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    /* Consumed inside the read callback, so one buffer serves all slots. */
+    static char errbuf[4096];
+
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(errbuf, sizeof(errbuf));
+}
+
+static void
+on_err_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct slot *s = st->data;
+
+    if (nread < 0) {
+        uv_read_stop(st);
+        s->has_err_eof = 1;
+        slot_try_finalize(s);
+        return;
+    }
+    errlog_feed(&s->errlog, buf->base, (size_t)nread);
+}
+
+static void
 slot_reset(struct slot *s)
 {
-    s->has_exited = s->has_eof = 0;
+    s->has_exited = s->has_eof = s->has_err_eof = 0;
     s->exit_status = 0;
     s->term_signal = 0;
     s->is_killed = 0;
@@ -390,12 +418,14 @@ slot_spawn(struct slot *s)
 
     slot_reset(s);
     uv_pipe_init(s->pool->loop, &s->chan, 0);
+    uv_pipe_init(s->pool->loop, &s->errp, 0);
     s->chan.data = s;
+    s->errp.data = s;
     s->proc.data = s;
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_IGNORE;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = 2;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&s->errp;
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&s->chan;
     opt.file = s->pool->set.worker_path;
@@ -409,7 +439,7 @@ slot_spawn(struct slot *s)
      * when we say.  The worker's PR_SET_PDEATHSIG covers our own death.
      */
     opt.flags = UV_PROCESS_DETACHED;
-    s->open_handles = 2;
+    s->open_handles = 3;
     s->state = SLOT_STARTING;
     if ((rc = uv_spawn(s->pool->loop, &s->proc, &opt)) != 0) {
         log_err("slot=%d spawn %s: %s", s->index, s->pool->set.worker_path,
@@ -420,7 +450,9 @@ slot_spawn(struct slot *s)
     }
     s->pid = s->proc.pid;
     s->spawned_ms = uv_now(s->pool->loop);
+    errlog_init(&s->errlog, s->pid);
     uv_read_start((uv_stream_t *)&s->chan, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&s->errp, on_err_alloc, on_err_read);
 }
 
 int
@@ -474,6 +506,7 @@ pool_send_job(struct slot *s, const struct slot_job *sj, int input_fd)
 
     s->sj = *sj;
     s->has_job = 1;
+    errlog_reset_tail(&s->errlog);
     s->state = SLOT_BUSY;
     /*
      * A direct sendmsg: libuv's queue is empty (the worker is idle and we

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "errlog.h"
 #include "job.h"
 #include "outcome.h"
 #include "proto.h"
@@ -38,9 +39,11 @@ struct slot {
     int pid;
     uv_process_t proc;
     uv_pipe_t chan;
+    uv_pipe_t errp;   /* the worker's stderr */
+    struct errlog errlog;
     uv_timer_t timer; /* job deadline while BUSY, respawn delay while EMPTY */
-    int open_handles; /* proc + chan, closed once per life */
-    int has_exited, has_eof;
+    int open_handles; /* proc + chan + errp, closed once per life */
+    int has_exited, has_eof, has_err_eof;
     int64_t exit_status;
     int term_signal;
     uint8_t *rbuf;

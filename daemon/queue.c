@@ -57,7 +57,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_FINISH_ATTEMPT] =
         "UPDATE attempts SET finished_at = ?3, outcome = ?4, exit_code = ?5,"
         " signal = ?6, error = ?7, frames_decoded = ?8, frames_written = ?9,"
-        " ms = ?3 - started_at WHERE job_id = ?1 AND attempt = ?2",
+        " ms = ?3 - started_at, stderr = ?10"
+        " WHERE job_id = ?1 AND attempt = ?2",
     [S_NEXT_RETRY] = "SELECT min(next_attempt_at) FROM jobs"
                      " WHERE status = 'RETRY' AND next_attempt_at > ?1",
 };
@@ -388,6 +389,7 @@ finish_attempt_row(struct queue *q, const struct job *j,
     bind_text_or_null(s, 7, o->error);
     sqlite3_bind_int(s, 8, r->frames_decoded);
     sqlite3_bind_int(s, 9, r->frames_written);
+    bind_text_or_null(s, 10, r->stderr_tail);
     if (sqlite3_step(s) != SQLITE_DONE) {
         log_err("sqlite finish attempt job=%lld: %s", (long long)j->id,
                 sqlite3_errmsg(q->db));

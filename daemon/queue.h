@@ -22,6 +22,7 @@ struct attempt_report {
     int frames_written;
     int64_t started_ms;
     int is_interrupted; /* the daemon stopped it: not the job's doing */
+    const char *stderr_tail; /* the worker's last log bytes, may be NULL */
 };
 
 /*

@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     frames_decoded  INTEGER,
     frames_written  INTEGER,
     ms              INTEGER,
+    -- the worker's last 4 KiB of stderr (FFmpeg's log) during the attempt
+    stderr          TEXT,
     PRIMARY KEY (job_id, attempt)
 );
 
