@@ -28,6 +28,7 @@ COMMON_SRCS = \
 	common/proto.c
 
 DAEMON_SRCS = \
+	daemon/confine.c \
 	daemon/config.c \
 	daemon/dispatch.c \
 	daemon/errlog.c \

@@ -31,6 +31,12 @@ static const struct setting settings[] = {
     {"db", "--db", K_PATH, OFF(db_path), 0, 0, "queue database"},
     {"worker", "--worker", K_PATH, OFF(worker_path), 0, 0,
      "worker executable"},
+    {"input_roots", "--input-roots", K_PATH, OFF(input_roots), 0, 0,
+     "':'-separated directories inputs must resolve beneath"},
+    {"output_roots", "--output-roots", K_PATH, OFF(output_roots), 0, 0,
+     "':'-separated directories outputs must resolve beneath"},
+    {"max_input_mb", "--max-input-mb", K_INT, OFF(max_input_mb), 1,
+     INT32_MAX, "largest input file in MiB"},
     {"workers", "--workers", K_INT, OFF(workers), 1, 256,
      "pool size (default: CPUs)"},
     {"job_timeout", "--job-timeout", K_INT, OFF(job_timeout_s), 1, 86400,
@@ -91,6 +97,7 @@ config_defaults(struct config *c)
     c->is_crash_retryable = 1;
     c->max_frame_bytes = PROTO_FRAME_MAX_DEFAULT;
     c->log_level = LOG_P_INFO;
+    c->max_input_mb = 16384;
 }
 
 static int
@@ -103,7 +110,9 @@ set_value(struct config *c, const struct setting *s, const char *value,
 
     switch (s->kind) {
     case K_PATH:
-        if (strlen(value) >= PATH_MAX || value[0] == '\0') {
+        if (strlen(value) >= PATH_MAX ||
+            (value[0] == '\0' && s->offset != OFF(input_roots) &&
+             s->offset != OFF(output_roots))) {
             snprintf(err, errlen, "%s: bad path", s->key);
             return -1;
         }

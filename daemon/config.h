@@ -12,6 +12,9 @@
 struct config {
     char db_path[PATH_MAX];
     char worker_path[PATH_MAX];
+    char input_roots[PATH_MAX];  /* ':'-separated; "" = anywhere */
+    char output_roots[PATH_MAX];
+    int max_input_mb;
     int workers;
     int job_timeout_s;
     int max_jobs_per_worker;
@@ -25,8 +28,7 @@ struct config {
 void config_defaults(struct config *);
 
 /*
- * Sets one setting by its file name (db, workers, worker, job_timeout,
- * max_jobs, retry_delay, grace, crash_retry, max_frame_bytes, log_level).
+ * Sets one setting by its file name (see the table in config.c).
  * Returns 0, or -1 with a message in err.
  */
 int config_set(struct config *, const char *key, const char *value,

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
@@ -33,6 +34,7 @@ static struct {
     int64_t seen_data_version;
     int is_draining;
     struct dispatch_stats stats;
+    struct roots input_roots, output_roots;
 } d;
 
 void
@@ -105,23 +107,28 @@ open_input(struct slot *s, struct slot_job *sj)
 {
     char why[PATH_MAX + 64];
     struct stat st;
-    int fd = open(sj->job.input, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fd = confine_open(&d.input_roots, sj->job.input,
+                          O_RDONLY | O_NONBLOCK);
+    int err = errno;
 
     if (fd == -1) {
-        int err = errno;
         snprintf(why, sizeof(why), "open %s: %s", sj->job.input,
-                 strerror(err));
+                 err == EXDEV ? "outside input_roots" : strerror(err));
         fail_early(s, sj, END_INPUT, err, why);
         return -1;
     }
-    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
         snprintf(why, sizeof(why), "open %s: not a regular file",
                  sj->job.input);
-        close(fd);
-        fail_early(s, sj, END_INPUT, 0, why);
-        return -1;
-    }
-    return fd;
+    else if (st.st_size > (off_t)d.cfg->max_input_mb * 1024 * 1024)
+        snprintf(why, sizeof(why), "input too large: %lld bytes > "
+                 "max_input_mb %d", (long long)st.st_size,
+                 d.cfg->max_input_mb);
+    else
+        return fd;
+    close(fd);
+    fail_early(s, sj, END_INPUT, 0, why);
+    return -1;
 }
 
 /* Returns 0 when the job went to the worker, -1 when it already ended. */
@@ -136,10 +143,11 @@ start_job(struct slot *s, struct slot_job *sj)
     errlog_reset_tail(&s->errlog);
     if ((fd = open_input(s, sj)) == -1)
         return -1;
-    if ((sj->out_dirfd = output_open_dir(sj->job.output_dir)) == -1) {
+    if ((sj->out_dirfd = confine_open_dir(&d.output_roots,
+                                          sj->job.output_dir)) == -1) {
         int err = errno;
         snprintf(why, sizeof(why), "output_dir %s: %s", sj->job.output_dir,
-                 strerror(err));
+                 err == EXDEV ? "outside output_roots" : strerror(err));
         close(fd);
         fail_early(s, sj, END_OUTPUT, err, why);
         return -1;
@@ -349,11 +357,20 @@ int
 dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
               uv_loop_t *loop)
 {
+    char err[PATH_MAX + 64];
+
     memset(&d, 0, sizeof(d));
     d.q = q;
     d.pool = p;
     d.cfg = cfg;
     d.seen_data_version = -1;
+    if (confine_init(&d.input_roots, cfg->input_roots, err, sizeof(err)) ==
+            -1 ||
+        confine_init(&d.output_roots, cfg->output_roots, err,
+                     sizeof(err)) == -1) {
+        log_msg(2, "%s", err);
+        return -1;
+    }
     uv_timer_init(loop, &d.kick_timer);
     uv_timer_init(loop, &d.wake_timer);
     schedule_wake();
@@ -373,4 +390,6 @@ dispatch_fini(void)
 {
     uv_close((uv_handle_t *)&d.kick_timer, NULL);
     uv_close((uv_handle_t *)&d.wake_timer, NULL);
+    confine_fini(&d.input_roots);
+    confine_fini(&d.output_roots);
 }

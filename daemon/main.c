@@ -197,7 +197,8 @@ setup(void)
     m.loop = uv_default_loop();
     if (pool_init(&m.pool, m.loop, &ps) == -1)
         fatal("pool");
-    dispatch_init(m.q, &m.pool, &m.cfg, m.loop);
+    if (dispatch_init(m.q, &m.pool, &m.cfg, m.loop) == -1)
+        exit(1);
     (void)watch_start(m.loop, m.cfg.db_path);
     uv_timer_init(m.loop, &m.grace_timer);
     start_tick();

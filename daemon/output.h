@@ -9,12 +9,6 @@
 #include <stdint.h>
 
 /*
- * Opens the output directory, creating it and its parents (mode 0755) if
- * needed.  Returns a directory descriptor, or -1 with errno set.
- */
-int output_open_dir(const char *path);
-
-/*
  * Writes frame_<index>.jpg in dirfd through frame_<index>.jpg.tmp:
  * write, fsync, rename.  When is_durable is 0 the fsync is skipped.
  * Returns 0, or -1 with errno set and no temporary file left behind.

@@ -1,0 +1,194 @@
+/*
+ * Resolving job paths beneath their roots in frameshieldd.  openat2 with
+ * RESOLVE_BENEATH makes the kernel refuse any escape (`..`, absolute or
+ * relative symlinks) atomically; where the kernel lacks it (before 5.6)
+ * we resolve with realpath and check the prefix, which a concurrent
+ * rename could race, so the fallback also opens with O_NOFOLLOW.
+ */
+#define _GNU_SOURCE
+#include "confine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DIR_MODE 0750
+
+int
+confine_init(struct roots *r, const char *list, char *err, size_t errlen)
+{
+    char *copy, *tok, *save = NULL;
+    int rc = 0;
+
+    memset(r, 0, sizeof(*r));
+    if ((copy = strdup(list)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (tok = strtok_r(copy, ":", &save); tok != NULL && rc == 0;
+         tok = strtok_r(NULL, ":", &save)) {
+        size_t len = strlen(tok);
+
+        while (len > 1 && tok[len - 1] == '/')
+            tok[--len] = '\0';
+        if (tok[0] != '/' || r->n == CONFINE_MAX_ROOTS) {
+            snprintf(err, errlen, "root '%s': %s", tok,
+                     tok[0] != '/' ? "not absolute" : "too many roots");
+            rc = -1;
+        } else if ((r->fd[r->n] = open(tok, O_PATH | O_DIRECTORY |
+                                       O_CLOEXEC)) == -1) {
+            snprintf(err, errlen, "root %s: %s", tok, strerror(errno));
+            rc = -1;
+        } else if ((r->path[r->n] = strdup(tok)) == NULL) {
+            close(r->fd[r->n]);
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        } else
+            r->n++;
+    }
+    free(copy);
+    if (rc == -1)
+        confine_fini(r);
+    return rc;
+}
+
+void
+confine_fini(struct roots *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        close(r->fd[i]);
+        free(r->path[i]);
+    }
+    r->n = 0;
+}
+
+/* The root path lies under, and the rest of path relative to it. */
+static int
+find_root(const struct roots *r, const char *path, const char **rel)
+{
+    for (int i = 0; i < r->n; i++) {
+        size_t len = strlen(r->path[i]);
+
+        if (len == 1) { /* "/" */
+            *rel = path + 1;
+            return i;
+        }
+        if (strncmp(path, r->path[i], len) == 0 &&
+            (path[len] == '/' || path[len] == '\0')) {
+            *rel = path[len] == '/' ? path + len + 1 : "";
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+openat2_beneath(int dirfd, const char *rel, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .mode = 0,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+
+    return (int)syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how,
+                        sizeof(how));
+}
+
+/* Kernels without openat2: resolve, check the prefix, refuse a symlink. */
+static int
+open_fallback(const struct roots *r, const char *path, int flags)
+{
+    char real[PATH_MAX];
+    const char *rel;
+
+    if (realpath(path, real) == NULL)
+        return -1;
+    if (find_root(r, real, &rel) == -1) {
+        errno = EXDEV;
+        return -1;
+    }
+    return open(real, flags | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int
+confine_open(const struct roots *r, const char *path, int flags)
+{
+    const char *rel;
+    int i, fd;
+
+    if (r->n == 0)
+        return open(path, flags | O_CLOEXEC);
+    if (path[0] != '/' || (i = find_root(r, path, &rel)) == -1) {
+        errno = EXDEV;
+        return -1;
+    }
+    fd = openat2_beneath(r->fd[i], rel, flags);
+    if (fd == -1 && errno == ENOSYS)
+        return open_fallback(r, path, flags);
+    return fd;
+}
+
+static int
+mkdir_parents(const struct roots *r, const char *path)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+
+    if (len >= sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    /* Each prefix is made beneath its root: no step may escape. */
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        const char *rel;
+        int i = r->n ? find_root(r, buf, &rel) : -1;
+        int rc = -1;
+
+        if (r->n == 0)
+            rc = mkdir(buf, DIR_MODE);
+        else if (i >= 0 && *rel != '\0') {
+            char *slash = strrchr(buf, '/');
+            int parent;
+
+            *slash = '\0';
+            parent = confine_open(r, *buf ? buf : "/", O_PATH | O_DIRECTORY);
+            *slash = '/';
+            if (parent == -1)
+                return -1;
+            rc = mkdirat(parent, slash + 1, DIR_MODE);
+            close(parent);
+        } else
+            rc = 0; /* a root itself, or above one: exists already */
+        if (rc == -1 && errno != EEXIST)
+            return -1;
+        if ((*p = saved) == '\0')
+            return 0;
+    }
+}
+
+int
+confine_open_dir(const struct roots *r, const char *path)
+{
+    int fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
+
+    if (fd == -1 && errno == ENOENT) {
+        if (mkdir_parents(r, path) == -1)
+            return -1;
+        fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
+    }
+    return fd;
+}
