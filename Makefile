@@ -9,7 +9,8 @@ CC ?= cc
 # Debian packages for building, testing and running.
 DEB_PKGS = build-essential pkg-config libuv1-dev libavformat-dev \
 	libavcodec-dev libavutil-dev libswscale-dev libturbojpeg0-dev \
-	libsqlite3-dev sqlite3 ffmpeg procps valgrind
+	libsqlite3-dev libseccomp-dev sqlite3 ffmpeg procps valgrind systemd \
+	bubblewrap socat
 
 PKG_DAEMON = libuv sqlite3
 PKG_CTL = sqlite3
