@@ -88,7 +88,9 @@ outcome_classify(const struct attempt_end *e, int attempts, int max_attempts,
     case END_SIGNAL:
         o->last_signal = e->term_signal;
         is_retryable = p->is_crash_retryable;
-        snprintf(o->error, sizeof(o->error), "crashed: %s (signal %d)",
+        /* The seccomp filter kills with SIGSYS: say what that means. */
+        snprintf(o->error, sizeof(o->error), "%s: %s (signal %d)",
+                 e->term_signal == SIGSYS ? "sandbox violation" : "crashed",
                  outcome_signal_name(e->term_signal, sig, sizeof(sig)),
                  e->term_signal);
         break;

@@ -78,6 +78,9 @@ test_crashes(void)
     o = classify((struct attempt_end){.kind = END_SIGNAL, .term_signal = 11},
                  1, 3, &retrying);
     CHECK(strcmp(o.error, "crashed: SIGSEGV (signal 11)") == 0);
+    o = classify((struct attempt_end){.kind = END_SIGNAL, .term_signal = 31},
+                 1, 3, &retrying);
+    CHECK(strcmp(o.error, "sandbox violation: SIGSYS (signal 31)") == 0);
 
     o = classify((struct attempt_end){.kind = END_TIMEOUT, .timeout_s = 7},
                  1, 3, &retrying);
