@@ -14,7 +14,8 @@ DEB_PKGS = build-essential pkg-config libuv1-dev libavformat-dev \
 
 PKG_DAEMON = libuv sqlite3
 PKG_CTL = sqlite3
-PKG_WORKER = libavformat libavcodec libavutil libswscale libturbojpeg
+PKG_WORKER = libavformat libavcodec libavutil libswscale libturbojpeg \
+	libseccomp
 
 # Error texts are cut to their column sizes on purpose: no truncation noise.
 WARN = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-format-truncation
@@ -49,7 +50,8 @@ WORKER_SRCS = \
 	worker/decode.c \
 	worker/encode.c \
 	worker/main.c \
-	worker/plan.c
+	worker/plan.c \
+	worker/sandbox.c
 
 UNIT_TESTS = test_proto test_outcome test_plan test_config
 
@@ -119,7 +121,8 @@ build/asan/test_%: tests/unit/test_%.c $$(TEST_DEPS_test_$$*) tests/unit/check.h
 # Test-only fault injector: built here, never installed.
 build/tests/libfault.so: tests/faults/fault.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< \
+		$(shell pkg-config --cflags --libs libavformat libavutil) -ldl
 
 build/tests/fake_worker: tests/fakes/fake_worker.c build/libcommon.a
 	@mkdir -p $(@D)

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "proto.h"
 
-enum kind { K_INT, K_BOOL, K_PATH };
+enum kind { K_INT, K_BOOL, K_PATH, K_WORD };
 
 struct setting {
     const char *key;  /* in the config file */
@@ -37,6 +37,16 @@ static const struct setting settings[] = {
      "':'-separated directories outputs must resolve beneath"},
     {"max_input_mb", "--max-input-mb", K_INT, OFF(max_input_mb), 1,
      INT32_MAX, "largest input file in MiB"},
+    {"sandbox", "--sandbox", K_WORD, OFF(sandbox), 0, 16,
+     "worker sandbox: yes, no, or debug (report forbidden calls)"},
+    {"user", "--user", K_WORD, OFF(user), 0, 64,
+     "user the workers run as when the daemon is root"},
+    {"memory_limit_mb", "--memory-limit-mb", K_INT, OFF(memory_limit_mb),
+     16, 1 << 20, "each worker's address-space limit in MiB"},
+    {"max_megapixels", "--max-megapixels", K_INT, OFF(max_megapixels), 1,
+     10000, "largest frame a worker decodes, in megapixels"},
+    {"core_dumps", "--core-dumps", K_BOOL, OFF(has_core_dumps), 0, 1,
+     "let crashing workers dump core (yes|no)"},
     {"workers", "--workers", K_INT, OFF(workers), 1, 256,
      "pool size (default: CPUs)"},
     {"job_timeout", "--job-timeout", K_INT, OFF(job_timeout_s), 1, 86400,
@@ -98,6 +108,10 @@ config_defaults(struct config *c)
     c->max_frame_bytes = PROTO_FRAME_MAX_DEFAULT;
     c->log_level = LOG_P_INFO;
     c->max_input_mb = 16384;
+    snprintf(c->sandbox, sizeof(c->sandbox), "yes");
+    snprintf(c->user, sizeof(c->user), "nobody");
+    c->memory_limit_mb = 1024;
+    c->max_megapixels = 64;
 }
 
 static int
@@ -117,6 +131,14 @@ set_value(struct config *c, const struct setting *s, const char *value,
             return -1;
         }
         snprintf(base, PATH_MAX, "%s", value);
+        return 0;
+    case K_WORD: /* max is the buffer size */
+        if (value[0] == '\0' || strlen(value) >= (size_t)s->max ||
+            strpbrk(value, " \t/:") != NULL) {
+            snprintf(err, errlen, "%s: bad value '%s'", s->key, value);
+            return -1;
+        }
+        snprintf(base, (size_t)s->max, "%s", value);
         return 0;
     case K_BOOL:
         if (!strcmp(value, "yes") || !strcmp(value, "true") ||
@@ -153,6 +175,11 @@ int
 config_set(struct config *c, const char *key, const char *value, char *err,
            size_t errlen)
 {
+    if (!strcmp(key, "sandbox") && strcmp(value, "yes") &&
+        strcmp(value, "no") && strcmp(value, "debug")) {
+        snprintf(err, errlen, "sandbox: expected yes, no or debug");
+        return -1;
+    }
     for (size_t i = 0; i < NSETTINGS; i++)
         if (!strcmp(settings[i].key, key))
             return set_value(c, &settings[i], value, err, errlen);
@@ -269,7 +296,7 @@ config_parse_args(struct config *c, int argc, char **argv, char *err,
             snprintf(err, errlen, "%s needs a value", argv[i]);
             return -1;
         }
-        if (set_value(c, s, argv[++i], err, errlen) == -1)
+        if (config_set(c, s->key, argv[++i], err, errlen) == -1)
             return -1;
     }
     return 0;

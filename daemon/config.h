@@ -15,6 +15,11 @@ struct config {
     char input_roots[PATH_MAX];  /* ':'-separated; "" = anywhere */
     char output_roots[PATH_MAX];
     int max_input_mb;
+    char sandbox[16];      /* yes, no or debug */
+    char user[64];         /* workers' user when the daemon is root */
+    int memory_limit_mb;   /* each worker's address space */
+    int max_megapixels;    /* largest frame a worker will decode */
+    int has_core_dumps;
     int workers;
     int job_timeout_s;
     int max_jobs_per_worker;

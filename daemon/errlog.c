@@ -28,13 +28,24 @@ printable(char c)
     return (unsigned char)c < 0x20 || c == 0x7f ? '?' : c;
 }
 
+/*
+ * Workers log with sd-daemon prefixes too.  Theirs is kept, but never
+ * above warning: a worker cannot page an operator.
+ */
 static void
 relay_line(struct errlog *e)
 {
+    const char *text = e->line;
+    int prio = LOG_P_INFO;
+
     e->line[e->line_len] = '\0';
+    if (text[0] == '<' && text[1] >= '0' && text[1] <= '7' && text[2] == '>') {
+        prio = text[1] - '0' < LOG_P_WARNING ? LOG_P_WARNING : text[1] - '0';
+        text += 3;
+    }
     if (e->line_len > 0 || e->is_line_cut)
-        log_info("worker[%d] %s%s", e->pid, e->line,
-                 e->is_line_cut ? "..." : "");
+        log_msg(prio, "worker[%d] %s%s", e->pid, text,
+                e->is_line_cut ? "..." : "");
     e->line_len = 0;
     e->is_line_cut = 0;
 }

@@ -172,11 +172,40 @@ on_signal(uv_signal_t *h, int signum)
     daemon_shutdown(0);
 }
 
+/*
+ * The worker's command line carries its sandbox settings: it applies
+ * them to itself right after exec, since uv_spawn has no pre-exec hook.
+ */
+static char *const *
+worker_args(void)
+{
+    static char mem[16], mpx[16];
+    static char *argv[16];
+    int n = 0;
+
+    snprintf(mem, sizeof(mem), "%d", m.cfg.memory_limit_mb);
+    snprintf(mpx, sizeof(mpx), "%d", m.cfg.max_megapixels);
+    argv[n++] = m.cfg.worker_path;
+    argv[n++] = "--sandbox";
+    argv[n++] = m.cfg.sandbox;
+    argv[n++] = "--memory-limit-mb";
+    argv[n++] = mem;
+    argv[n++] = "--max-megapixels";
+    argv[n++] = mpx;
+    argv[n++] = "--user";
+    argv[n++] = m.cfg.user;
+    if (m.cfg.has_core_dumps)
+        argv[n++] = "--core-dumps";
+    argv[n] = NULL;
+    return argv;
+}
+
 static void
 setup(void)
 {
     struct pool_settings ps = {
         .worker_path = m.cfg.worker_path,
+        .worker_args = worker_args(),
         .size = m.cfg.workers,
         .job_timeout_s = m.cfg.job_timeout_s,
         .max_jobs_per_worker = m.cfg.max_jobs_per_worker,
@@ -226,8 +255,12 @@ main(int argc, char **argv)
     /* A worker that dies mid-write must cost an EPIPE, not the daemon. */
     signal(SIGPIPE, SIG_IGN);
     setup();
-    log_info("starting workers=%d worker=%s job_timeout=%ds", m.cfg.workers,
-             m.cfg.worker_path, m.cfg.job_timeout_s);
+    log_info("starting workers=%d worker=%s job_timeout=%ds sandbox=%s",
+             m.cfg.workers, m.cfg.worker_path, m.cfg.job_timeout_s,
+             m.cfg.sandbox);
+    if (strcmp(m.cfg.sandbox, "yes") != 0)
+        log_warn("worker sandbox is %s: decoders run unconfined",
+                 m.cfg.sandbox);
     pool_start(&m.pool);
     uv_run(m.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(m.loop) != 0)

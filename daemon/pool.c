@@ -413,7 +413,6 @@ slot_spawn(struct slot *s)
 {
     uv_process_options_t opt = {0};
     uv_stdio_container_t stdio[4];
-    char *args[] = {(char *)s->pool->set.worker_path, NULL};
     int rc;
 
     slot_reset(s);
@@ -429,7 +428,7 @@ slot_spawn(struct slot *s)
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&s->chan;
     opt.file = s->pool->set.worker_path;
-    opt.args = args;
+    opt.args = (char **)s->pool->set.worker_args;
     opt.stdio = stdio;
     opt.stdio_count = 4;
     opt.exit_cb = on_proc_exit;

@@ -60,6 +60,7 @@ struct slot {
 
 struct pool_settings {
     const char *worker_path;
+    char *const *worker_args; /* argv, [0] = worker_path, NULL-ended */
     int size;
     int job_timeout_s;
     int max_jobs_per_worker;

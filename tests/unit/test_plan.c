@@ -138,6 +138,13 @@ test_table(void)
     CHECK(plan_table_nearest(t, len, 999999) == len - 1);
     CHECK(plan_table_nearest(t, 1, 77) == 0);
 
+    CHECK(plan_count_below(t, len, 0) == 0);
+    CHECK(plan_count_below(t, len, 1) == 1);
+    CHECK(plan_count_below(t, len, 1024) == 2);
+    CHECK(plan_count_below(t, len, 1025) == 3);
+    CHECK(plan_count_below(t, len, INT64_MAX) == len);
+    CHECK(plan_count_below(t, 0, 5) == 0);
+
     plan_table_window(t, len, 0, &lo, &hi);
     CHECK(lo == INT64_MIN && hi == 256);
     plan_table_window(t, len, 3, &lo, &hi);
@@ -152,6 +159,25 @@ test_table(void)
     int64_t ext[] = {INT64_MIN, INT64_MAX};
     plan_table_window(ext, 2, 1, &lo, &hi);
     CHECK(lo == 0 && hi == INT64_MAX);
+}
+
+/* Packet pts in decode order, as an x264 stream with B-pyramid gives. */
+static void
+test_sorted_insert(void)
+{
+    const int64_t dec[] = {0, 4, 2, 1, 3, 8, 6, 5, 7, 8, -1};
+    int64_t t[16];
+    size_t len = 0;
+
+    for (size_t i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
+        plan_sorted_insert(t, &len, dec[i]);
+        CHECK(len == i + 1);
+        for (size_t k = 1; k < len; k++)
+            CHECKF(t[k - 1] <= t[k], "after %zu inserts", i + 1);
+    }
+    CHECK(t[0] == -1 && t[1] == 0 && t[len - 1] == 8 && t[len - 2] == 8);
+    /* The rank of a frame is its display number within the run. */
+    CHECK(plan_count_below(t, len, 5) == 6);
 }
 
 static void
@@ -192,6 +218,7 @@ main(void)
     test_count();
     test_frame_pts();
     test_table();
+    test_sorted_insert();
     test_seek();
     return CHECK_DONE();
 }

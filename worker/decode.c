@@ -1,0 +1,979 @@
+/*
+ * Finds and decodes the requested frames of one input descriptor with
+ * libavformat/libavcodec, for the worker's job loop and its CLI modes.
+ *
+ * Frame numbers are display positions.  When the container indexes every
+ * frame (MP4, AVI) they are counted exactly: frames before a keyframe are
+ * the index entries before it, and a decoded frame's place after that is
+ * the number of packets read since with a smaller pts.  Timestamps alone
+ * cannot do this for MP4: its index holds decode timestamps, and with
+ * B-frames at a variable rate their sorted order is not that of the pts.
+ * Other containers map frame numbers to timestamps through start_time and
+ * the average frame rate.  The decoder seeks only when the target's
+ * keyframe lies beyond what it has read, so targets inside one GOP cost
+ * one pass over that GOP.
+ */
+#include "decode.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+#include "log.h"
+#include "plan.h"
+#include "proto.h"
+
+#define AVIO_BUF_SIZE (64 * 1024)
+/* Frames (39 h at 30 fps) beyond which the table costs too much memory. */
+#define TABLE_MAX_ENTRIES ((size_t)1 << 22)
+/* Back-off seeks when the demuxer lands past the target; then the start. */
+#define SEEK_RETRIES 4
+/* libav error lines per job: enough to diagnose, bounded for stderr. */
+#define AV_LOG_LINES_PER_JOB 8
+
+/*
+ * Process-wide guards, set once from the command line before the sandbox:
+ * the largest frame worth decoding, and whether an address-space limit is
+ * in force (then running out of memory is the input's doing: a bomb).
+ */
+static uint64_t max_pixels = 64000000;
+static uint64_t memory_limit_bytes;
+
+void
+decode_set_max_pixels(uint64_t pixels)
+{
+    max_pixels = pixels;
+}
+
+void
+decode_set_memory_limited(uint64_t bytes)
+{
+    memory_limit_bytes = bytes;
+}
+
+enum got {
+    GOT_FRAME,
+    GOT_EOF,
+    GOT_ERROR, /* j->code and the error text are set */
+};
+
+/* The input descriptor behind the custom AVIOContext. */
+struct src {
+    int fd;
+    int64_t off;      /* our own offset: the fd's is never used */
+    int io_errno;     /* first read error, to tell I/O from bad data */
+};
+
+/* One wanted frame. */
+struct target {
+    int64_t n;   /* frame number */
+    int64_t pts; /* its pts, exact or estimated */
+    int64_t lo;  /* without a count, frames from lo to hi are frame n */
+    int64_t hi;
+};
+
+struct job {
+    struct src src;
+    AVIOContext *avio;
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVStream *st;
+    AVPacket *pkt;
+    AVFrame *frame;
+    AVFrame *kept;        /* the last delivered frame, for repeats */
+    int si;
+    struct plan_q tb;
+    struct plan_q fps;
+    int has_fps;
+    int64_t start;        /* stream start, stream time base */
+    int64_t frame_dur;    /* one frame at the average rate, >= 1 */
+    int64_t total;
+    int64_t *table;       /* index timestamps + idx_shift, ascending */
+    size_t table_len;
+    int64_t idx_shift;    /* index timestamp + idx_shift = pts */
+    int is_index_exact;
+    /* Decoding position, reset by every seek. */
+    int has_pos;
+    int64_t cur_ts;       /* timestamp of the frame in j->frame */
+    int64_t pkt_pos;      /* byte offset of the last packet read, or -1 */
+    int64_t pkt_ts;       /* its index-domain timestamp */
+    int has_key;
+    int64_t key_pts;      /* pts of the last keyframe packet read */
+    int64_t gop;          /* longest keyframe distance seen */
+    int is_seek_sloppy;   /* seeks land anywhere, not on keyframes */
+    int is_demux_eof;
+    /* A run: the packets read since the last seek, when table is set. */
+    int is_run_start;     /* the next packet read starts a run */
+    int has_anchor;       /* run_base is known: frames can be counted */
+    int64_t run_base;     /* frames that come before the run */
+    int64_t *run_pts;     /* pts of the run's packets, ascending */
+    size_t run_len;
+    size_t run_cap;
+    int64_t run_last;     /* number of the run's last frame, or -1 */
+    int64_t cur_num;      /* display number of j->frame */
+    int is_cur_counted;   /* cur_num was counted, not estimated */
+    int has_kept;
+    int64_t kept_ts;
+    int64_t kept_num;
+    int is_kept_counted;
+    int64_t kept_kf;      /* index timestamp of kept's keyframe */
+    /* Job plumbing. */
+    frame_cb cb;
+    void *cb_arg;
+    struct extract_stats *stats;
+    char *err;
+    size_t errlen;
+    int code;
+};
+
+static int av_lines_left;
+
+static void
+av_log_to_log(void *avcl, int level, const char *fmt, va_list ap)
+{
+    static int print_prefix = 1;
+    char line[256];
+
+    if (level > av_log_get_level() || av_lines_left <= 0)
+        return;
+    av_log_format_line2(avcl, level, fmt, ap, line, sizeof(line),
+                        &print_prefix);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (line[0] == '\0')
+        return;
+    /* Hostile input can make libav chatty: cap it per job. */
+    if (--av_lines_left == 0)
+        log_notice("libav: %s (further messages suppressed)", line);
+    else
+        log_notice("libav: %s", line);
+}
+
+void
+decode_init(void)
+{
+    av_log_set_level(AV_LOG_ERROR);
+    av_log_set_callback(av_log_to_log);
+}
+
+int
+decode_errno_result(int errnum)
+{
+    switch (errnum) {
+    case EIO:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+    case ENOSPC:
+    case EAGAIN:
+    case EINTR:
+    case ENOBUFS:
+    case ETIMEDOUT:
+    case ESTALE:
+        return RESULT_TRANSIENT;
+    default:
+        return RESULT_PERMANENT;
+    }
+}
+
+static int
+fail(struct job *j, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct job *j, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(j->err, j->errlen, fmt, ap);
+    va_end(ap);
+    j->code = code;
+    return code;
+}
+
+/* Out of memory: transient, unless our own limit made it deterministic. */
+static int
+out_of_memory(struct job *j, const char *stage)
+{
+    if (memory_limit_bytes == 0)
+        return fail(j, RESULT_TRANSIENT, "%s: out of memory", stage);
+    return fail(j, RESULT_PERMANENT, "%s: memory limit (%llu MiB) reached",
+                stage, (unsigned long long)(memory_limit_bytes >> 20));
+}
+
+/*
+ * Fails the job after a libav error in stage.  A read error recorded by
+ * src_read wins: libav reports it as a generic failure (or even as invalid
+ * data), but a retry may well succeed.
+ */
+static int
+fail_av(struct job *j, const char *stage, int averr)
+{
+    int e = j->src.io_errno;
+
+    if (e != 0)
+        return fail(j, decode_errno_result(e), "%s: read: %s", stage,
+                    strerror(e));
+    if (averr == AVERROR(ENOMEM))
+        return out_of_memory(j, stage);
+    return fail(j, RESULT_PERMANENT, "%s: %s", stage, av_err2str(averr));
+}
+
+static int
+src_read(void *opaque, uint8_t *buf, int size)
+{
+    struct src *s = opaque;
+    ssize_t n;
+
+    do
+        n = pread(s->fd, buf, (size_t)size, s->off);
+    while (n == -1 && errno == EINTR);
+    if (n == -1) {
+        if (s->io_errno == 0)
+            s->io_errno = errno;
+        return AVERROR(errno);
+    }
+    if (n == 0)
+        return AVERROR_EOF;
+    s->off += n;
+    return (int)n;
+}
+
+static int64_t
+src_seek(void *opaque, int64_t offset, int whence)
+{
+    struct src *s = opaque;
+    struct stat sb;
+    int64_t base;
+
+    switch (whence & ~AVSEEK_FORCE) {
+    case SEEK_SET:
+        base = 0;
+        break;
+    case SEEK_CUR:
+        base = s->off;
+        break;
+    case SEEK_END:
+    case AVSEEK_SIZE:
+        if (fstat(s->fd, &sb) == -1)
+            return AVERROR(errno);
+        if ((whence & ~AVSEEK_FORCE) == AVSEEK_SIZE)
+            return sb.st_size;
+        base = sb.st_size;
+        break;
+    default:
+        return AVERROR(EINVAL);
+    }
+    if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0)
+        return AVERROR(EINVAL);
+    s->off = base + offset;
+    return s->off;
+}
+
+/* Checks the descriptor and wraps it in a 64 KiB custom AVIOContext. */
+static int
+open_avio(struct job *j, int fd)
+{
+    struct stat sb;
+    uint8_t *buf;
+
+    if (fstat(fd, &sb) == -1)
+        return fail(j, decode_errno_result(errno), "open: fstat: %s",
+                    strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return fail(j, RESULT_PERMANENT, "open: not a regular file");
+    if (sb.st_size == 0)
+        return fail(j, RESULT_PERMANENT, "open: empty file");
+    j->src.fd = fd;
+    if ((buf = av_malloc(AVIO_BUF_SIZE)) == NULL)
+        return out_of_memory(j, "open");
+    j->avio = avio_alloc_context(buf, AVIO_BUF_SIZE, 0, &j->src, src_read,
+                                 NULL, src_seek);
+    if (j->avio == NULL) {
+        av_free(buf);
+        return out_of_memory(j, "open");
+    }
+    return RESULT_OK;
+}
+
+/*
+ * Picks the video stream.  Cover art (an attached picture) in an audio
+ * file is not video: a one-frame "stream" would only yield the artwork.
+ */
+static int
+pick_stream(struct job *j)
+{
+    AVFormatContext *fmt = j->fmt;
+    int si = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+
+    if (si >= 0 &&
+        (fmt->streams[si]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+        si = -1;
+        for (unsigned i = 0; i < fmt->nb_streams && si < 0; i++) {
+            const AVStream *st = fmt->streams[i];
+            if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+                !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+                si = (int)i;
+        }
+    }
+    if (si < 0)
+        return fail(j, RESULT_PERMANENT, "open: no video stream");
+    j->si = si;
+    j->st = fmt->streams[si];
+    /* The demuxer can skip everything else instead of handing it to us. */
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        if ((int)i != si)
+            fmt->streams[i]->discard = AVDISCARD_ALL;
+    return RESULT_OK;
+}
+
+static int
+open_decoder(struct job *j)
+{
+    const AVCodecParameters *par = j->st->codecpar;
+    const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+    int ret;
+
+    if (codec == NULL)
+        return fail(j, RESULT_PERMANENT, "open: unsupported codec: %s",
+                    avcodec_get_name(par->codec_id));
+    /* A decompression bomb is refused before its first allocation. */
+    if ((uint64_t)par->width * (uint64_t)par->height > max_pixels)
+        return fail(j, RESULT_PERMANENT,
+                    "open: frame too large: %dx%d exceeds max_megapixels %llu",
+                    par->width, par->height,
+                    (unsigned long long)(max_pixels / 1000000));
+    if ((j->dec = avcodec_alloc_context3(codec)) == NULL)
+        return out_of_memory(j, "open");
+    if ((ret = avcodec_parameters_to_context(j->dec, par)) < 0)
+        return fail_av(j, "open", ret);
+    /* Parallelism comes from the pool; threads would only compete. */
+    j->dec->thread_count = 1;
+    /* Streams may change size mid-way: libavcodec checks every frame. */
+    j->dec->max_pixels = (int64_t)max_pixels;
+    j->dec->pkt_timebase = j->st->time_base;
+    if ((ret = avcodec_open2(j->dec, codec, NULL)) < 0) {
+        if (ret == AVERROR(ENOMEM))
+            return fail_av(j, "open", ret);
+        return fail(j, RESULT_PERMANENT, "open: cannot open %s decoder: %s",
+                    codec->name, av_err2str(ret));
+    }
+    return RESULT_OK;
+}
+
+/* Opens the container, finds the video stream and opens its decoder. */
+static int
+job_open(struct job *j, int fd)
+{
+    int ret;
+
+    if ((ret = open_avio(j, fd)) != RESULT_OK)
+        return ret;
+    if ((j->fmt = avformat_alloc_context()) == NULL)
+        return out_of_memory(j, "open");
+    j->fmt->pb = j->avio;
+    j->fmt->flags |= AVFMT_FLAG_CUSTOM_IO; /* closing must not free pb */
+    /* On failure avformat_open_input frees fmt, but never our pb. */
+    if ((ret = avformat_open_input(&j->fmt, NULL, NULL, NULL)) < 0) {
+        if (j->src.io_errno != 0 || ret == AVERROR(ENOMEM))
+            return fail_av(j, "open", ret);
+        return fail(j, RESULT_PERMANENT,
+                    "open: invalid data: cannot open container: %s",
+                    av_err2str(ret));
+    }
+    if ((ret = avformat_find_stream_info(j->fmt, NULL)) < 0)
+        return fail_av(j, "open: stream info", ret);
+    if ((ret = pick_stream(j)) != RESULT_OK)
+        return ret;
+    return open_decoder(j);
+}
+
+/*
+ * Counts index entries that are real frames (edit lists mark the others
+ * DISCARD) and notes whether the index is a per-frame table rather than a
+ * list of seek points: it holds non-keyframes, or as many entries as the
+ * stream has samples.
+ */
+static int64_t
+count_index(AVStream *st, int *is_per_frame)
+{
+    int n = avformat_index_get_entries_count(st);
+    int64_t count = 0;
+
+    *is_per_frame = n > 0 && n == st->nb_frames;
+    for (int i = 0; i < n; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (e == NULL || (e->flags & AVINDEX_DISCARD_FRAME))
+            continue;
+        count++;
+        if (!(e->flags & AVINDEX_KEYFRAME))
+            *is_per_frame = 1;
+    }
+    return count;
+}
+
+/* duration x average frame rate, from the stream or else the container. */
+static int64_t
+count_from_duration(const struct job *j)
+{
+    const AVStream *st = j->st;
+
+    if (!j->has_fps)
+        return 0;
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        return plan_count_from_duration(st->duration, j->tb, j->fps);
+    if (j->fmt->duration != AV_NOPTS_VALUE && j->fmt->duration > 0)
+        return plan_count_from_duration(j->fmt->duration,
+                                        (struct plan_q){1, AV_TIME_BASE},
+                                        j->fps);
+    return 0;
+}
+
+/*
+ * Collects the timestamps of the real (non-DISCARD) index entries.  MP4
+ * indexes hold decode timestamps, which trail the presentation ones by the
+ * reordering delay (-1024 vs 0 for x264 with B-frames), so the table is
+ * shifted to start at the stream's start_time, the same shift mov applies
+ * when it seeks; AVI needs none.  Entry n then estimates frame n's pts,
+ * exactly so at a constant rate; counting (see note_packet) makes the
+ * delivered frame exact either way.
+ */
+static int
+build_table(struct job *j)
+{
+    int n = avformat_index_get_entries_count(j->st);
+    size_t k = 0;
+
+    if (j->total <= 0 || (size_t)j->total > TABLE_MAX_ENTRIES)
+        return RESULT_OK; /* fall back to the frame rate */
+    if ((j->table = malloc((size_t)j->total * sizeof(*j->table))) == NULL)
+        return out_of_memory(j, "open");
+    for (int i = 0; i < n && k < (size_t)j->total; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(j->st, i);
+        if (e != NULL && !(e->flags & AVINDEX_DISCARD_FRAME))
+            j->table[k++] = e->timestamp;
+    }
+    j->table_len = k;
+    if (k == 0) {
+        free(j->table);
+        j->table = NULL;
+        return RESULT_OK;
+    }
+    plan_sort_ts(j->table, k);
+    j->idx_shift = j->start - j->table[0];
+    for (size_t i = 0; i < k; i++)
+        j->table[i] += j->idx_shift;
+    return RESULT_OK;
+}
+
+/* Decides the frame count and how frame numbers map to timestamps. */
+static int
+job_count(struct job *j)
+{
+    AVStream *st = j->st;
+    AVRational fps = st->avg_frame_rate;
+    int is_per_frame;
+    int64_t n_idx;
+
+    if (fps.num <= 0 || fps.den <= 0)
+        fps = st->r_frame_rate;
+    j->tb = (struct plan_q){st->time_base.num, st->time_base.den};
+    j->fps = (struct plan_q){fps.num, fps.den};
+    j->has_fps = fps.num > 0 && fps.den > 0;
+    j->start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    j->frame_dur = j->has_fps ? plan_frame_to_pts(1, 0, j->tb, j->fps) : 1;
+    if (j->frame_dur < 1)
+        j->frame_dur = 1;
+
+    n_idx = count_index(st, &is_per_frame);
+    /*
+     * A per-frame index knows best: MP4's nb_frames also counts samples an
+     * edit list hides.  Matroska and most others index keyframes only, and
+     * their entry count is no frame count.
+     */
+    if (is_per_frame)
+        j->total = n_idx;
+    else if (st->nb_frames > 0)
+        j->total = st->nb_frames;
+    else
+        j->total = count_from_duration(j);
+    if (j->total <= 0)
+        return fail(j, RESULT_PERMANENT, "open: cannot determine frame count");
+    j->is_index_exact = is_per_frame && n_idx == j->total;
+    if (j->is_index_exact && build_table(j) != RESULT_OK)
+        return j->code;
+    if (j->table == NULL && !j->has_fps)
+        return fail(j, RESULT_PERMANENT, "open: unknown frame rate");
+    return RESULT_OK;
+}
+
+/* Frame n's (estimated) pts and the window of timestamps that count. */
+static struct target
+target_of(const struct job *j, int64_t n)
+{
+    struct target t = {.n = n};
+
+    if (j->table != NULL && (size_t)n < j->table_len) {
+        t.pts = j->table[n];
+        plan_table_window(j->table, j->table_len, (size_t)n, &t.lo, &t.hi);
+        return t;
+    }
+    t.pts = plan_frame_to_pts(n, j->start, j->tb, j->fps);
+    t.lo = t.pts - j->frame_dur / 2;
+    t.hi = t.pts + j->frame_dur / 2;
+    return t;
+}
+
+static int64_t
+frame_number_of(const struct job *j, int64_t ts)
+{
+    int64_t n;
+
+    if (j->table != NULL && j->table_len > 0)
+        return (int64_t)plan_table_nearest(j->table, j->table_len, ts);
+    n = plan_pts_to_frame(ts, j->start, j->tb, j->fps);
+    return n < 0 ? 0 : n;
+}
+
+/* Adds a packet's pts to the run, or gives up counting for this run. */
+static void
+run_add(struct job *j, int64_t pts)
+{
+    int64_t *p;
+
+    if (pts == AV_NOPTS_VALUE || j->run_len >= j->table_len + 64) {
+        j->has_anchor = 0;
+        return;
+    }
+    if (j->run_len == j->run_cap) {
+        size_t cap = j->run_cap ? j->run_cap * 2 : 256;
+        if ((p = realloc(j->run_pts, cap * sizeof(*p))) == NULL) {
+            j->has_anchor = 0;
+            return;
+        }
+        j->run_pts = p;
+        j->run_cap = cap;
+    }
+    plan_sorted_insert(j->run_pts, &j->run_len, pts);
+}
+
+/*
+ * Tracks where the demuxer is, how far apart keyframes are, and the run
+ * that counts frames: the first packet after a seek is where decoding
+ * starts, and the real index entries before it are the frames before it.
+ */
+static void
+note_packet(struct job *j, const AVPacket *pkt)
+{
+    if (j->is_run_start) {
+        /*
+         * mpegts seeks by timestamp to any packet (and indexes every
+         * packet as a keyframe): the decoder then skips to the next
+         * keyframe, possibly past the target.
+         */
+        if (!(pkt->flags & AV_PKT_FLAG_KEY))
+            j->is_seek_sloppy = 1;
+        j->is_run_start = 0;
+        j->run_len = 0;
+        j->run_last = -1;
+        j->has_anchor = j->table != NULL && pkt->dts != AV_NOPTS_VALUE;
+        if (j->has_anchor)
+            j->run_base = (int64_t)plan_count_below(
+                j->table, j->table_len, pkt->dts + j->idx_shift);
+    }
+    /* Edit lists mark frames that decode but never show: not frames. */
+    if (j->has_anchor && !(pkt->flags & AV_PKT_FLAG_DISCARD))
+        run_add(j, pkt->pts);
+    j->pkt_pos = pkt->pos;
+    j->pkt_ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    if (!(pkt->flags & AV_PKT_FLAG_KEY) || pkt->pts == AV_NOPTS_VALUE)
+        return;
+    if (j->has_key && pkt->pts - j->key_pts > j->gop)
+        j->gop = pkt->pts - j->key_pts;
+    j->has_key = 1;
+    j->key_pts = pkt->pts;
+}
+
+/*
+ * Reads the next packet of our stream into the decoder; at the end of the
+ * data starts draining it instead.  Returns GOT_FRAME (meaning: fed) or
+ * GOT_ERROR.
+ */
+static int
+feed(struct job *j)
+{
+    int ret;
+
+    while ((ret = av_read_frame(j->fmt, j->pkt)) >= 0 &&
+           j->pkt->stream_index != j->si)
+        av_packet_unref(j->pkt);
+    if (ret < 0) {
+        if (j->src.io_errno != 0 || ret == AVERROR(ENOMEM)) {
+            fail_av(j, "decode", ret);
+            return GOT_ERROR;
+        }
+        /* The end, or data that stops making sense: a truncated file. */
+        if (ret != AVERROR_EOF)
+            log_debug("demux stopped: %s", av_err2str(ret));
+        j->is_demux_eof = 1;
+        avcodec_send_packet(j->dec, NULL);
+        return GOT_FRAME;
+    }
+    note_packet(j, j->pkt);
+    ret = avcodec_send_packet(j->dec, j->pkt);
+    av_packet_unref(j->pkt);
+    if (ret == AVERROR(ENOMEM)) {
+        fail_av(j, "decode", ret);
+        return GOT_ERROR;
+    }
+    /* Any other error is a damaged packet: the decoder resyncs later. */
+    return GOT_FRAME;
+}
+
+/* Decodes the next frame into j->frame and notes its timestamp. */
+static int
+next_frame(struct job *j)
+{
+    int64_t prev_ts = j->cur_ts;
+    int ret;
+
+    for (;;) {
+        ret = avcodec_receive_frame(j->dec, j->frame);
+        if (ret == 0)
+            break;
+        if (ret == AVERROR_EOF)
+            return GOT_EOF;
+        if (ret != AVERROR(EAGAIN)) {
+            fail_av(j, "decode", ret);
+            return GOT_ERROR;
+        }
+        if (j->is_demux_eof)
+            return GOT_EOF;
+        if (feed(j) == GOT_ERROR)
+            return GOT_ERROR;
+    }
+    if (j->stats->frames_decoded < UINT32_MAX)
+        j->stats->frames_decoded++;
+    j->cur_ts = j->frame->best_effort_timestamp;
+    if (j->cur_ts == AV_NOPTS_VALUE)
+        j->cur_ts = j->frame->pts;
+    /* No timestamp at all: assume the frame follows the previous one. */
+    if (j->cur_ts == AV_NOPTS_VALUE)
+        j->cur_ts = j->has_pos ? prev_ts + j->frame_dur : j->start;
+    j->has_pos = 1;
+    /*
+     * Every packet shown before this frame has been read by now.  Frames
+     * come out in display order, so two with the same pts (broken muxing)
+     * still get consecutive numbers.
+     */
+    j->is_cur_counted = j->has_anchor && j->frame->pts != AV_NOPTS_VALUE;
+    if (j->is_cur_counted) {
+        j->cur_num = j->run_base + (int64_t)plan_count_below(
+            j->run_pts, j->run_len, j->frame->pts);
+        if (j->cur_num <= j->run_last)
+            j->cur_num = j->run_last + 1;
+        j->run_last = j->cur_num;
+    } else {
+        j->cur_num = frame_number_of(j, j->cur_ts);
+    }
+    return GOT_FRAME;
+}
+
+static void
+reset_position(struct job *j)
+{
+    avcodec_flush_buffers(j->dec);
+    j->has_pos = 0;
+    j->has_key = 0;
+    j->pkt_pos = -1;
+    j->is_demux_eof = 0;
+    j->is_run_start = 1;
+    j->has_anchor = 0;
+}
+
+/* Whether the current frame is frame t->n or one that comes after it. */
+static int
+is_at_or_past(const struct job *j, const struct target *t)
+{
+    return j->is_cur_counted ? j->cur_num >= t->n : j->cur_ts >= t->lo;
+}
+
+static int
+is_past(const struct job *j, const struct target *t)
+{
+    return j->is_cur_counted ? j->cur_num > t->n : j->cur_ts > t->hi;
+}
+
+/* The keyframe the index lists at or before pts, or NULL. */
+static const AVIndexEntry *
+keyframe_before(const struct job *j, int64_t pts)
+{
+    return avformat_index_get_entry_from_timestamp(
+        j->st, pts - j->idx_shift, AVSEEK_FLAG_BACKWARD);
+}
+
+/* Whether the demuxer has yet to reach index entry e. */
+static int
+is_unread(const struct job *j, const AVIndexEntry *e)
+{
+    /* Byte offsets compare across containers; timestamps only mostly. */
+    if (e->pos >= 0 && j->pkt_pos >= 0)
+        return e->pos > j->pkt_pos;
+    return e->timestamp > j->pkt_ts;
+}
+
+static int
+should_seek(const struct job *j, const struct target *t)
+{
+    const AVIndexEntry *e = keyframe_before(j, t->pts);
+    struct plan_seek s = {
+        .has_pos = j->has_pos,
+        .is_index_exact = j->is_index_exact,
+        .has_kf_ahead = !j->is_seek_sloppy && e != NULL && is_unread(j, e),
+        .gap = j->has_pos ? t->pts - j->cur_ts : 0,
+        .gop = j->gop,
+    };
+
+    return plan_should_seek(&s);
+}
+
+/*
+ * Seeks to the keyframe at or before the target and decodes the first
+ * frame after it.  Should the decoder start past the target (timestamps
+ * that only estimate, a demuxer that lands between keyframes), the seek
+ * is retried further back, at last from the start; a sloppy demuxer is
+ * aimed one GOP early from the outset.  A demuxer that cannot seek at all
+ * is decoded forward instead.
+ */
+static int
+seek_near(struct job *j, const struct target *t)
+{
+    int64_t one_s = (j->tb.den + j->tb.num / 2) / j->tb.num;
+    int64_t back = j->is_seek_sloppy ? j->gop : 0;
+    int got, ret, is_late;
+
+    for (int tries = 0;; tries++) {
+        int64_t ts = tries < SEEK_RETRIES ? t->pts - back : j->start;
+
+        ret = av_seek_frame(j->fmt, j->si, ts, AVSEEK_FLAG_BACKWARD);
+        if (ret < 0 && j->src.io_errno != 0) {
+            fail_av(j, "seek", ret);
+            return GOT_ERROR;
+        }
+        if (ret < 0) {
+            log_debug("seek: %s, decoding forward", av_err2str(ret));
+            return next_frame(j);
+        }
+        reset_position(j);
+        if ((got = next_frame(j)) == GOT_ERROR)
+            return got;
+        /* No keyframe after the landing: only sloppy seeks do that. */
+        is_late = got == GOT_EOF ? j->is_seek_sloppy : is_past(j, t);
+        if (!is_late || tries >= SEEK_RETRIES) {
+            if (got == GOT_EOF)
+                return got;
+            break;
+        }
+        back = back == 0 ? (one_s > 0 ? one_s : 1) : back * 2;
+    }
+    /* The target's GOP is at least this long: a lower bound for later. */
+    if (j->cur_ts < t->pts && t->pts - j->cur_ts > j->gop)
+        j->gop = t->pts - j->cur_ts;
+    return GOT_FRAME;
+}
+
+/* Hands the current frame (is_kept: the kept one) to the callback. */
+static int
+deliver(struct job *j, uint32_t index, int is_kept)
+{
+    int rc;
+
+    /* Keep a reference: a later position may want the same frame. */
+    if (!is_kept) {
+        av_frame_unref(j->kept);
+        j->has_kept = av_frame_ref(j->kept, j->frame) == 0;
+        j->kept_ts = j->cur_ts;
+        j->kept_num = j->cur_num;
+        j->is_kept_counted = j->is_cur_counted;
+        j->kept_kf = AV_NOPTS_VALUE;
+    }
+    rc = j->cb(j->cb_arg, index, is_kept ? j->kept_num : j->cur_num,
+               plan_pts_to_us(is_kept ? j->kept_ts : j->cur_ts, j->start,
+                              j->tb),
+               is_kept ? j->kept : j->frame, j->err, j->errlen);
+    if (rc != RESULT_OK) {
+        j->code = rc;
+        return rc;
+    }
+    j->stats->frames_sent++;
+    return RESULT_OK;
+}
+
+/* Decodes up to frame t->n, or the first frame after it. */
+static int
+reach(struct job *j, const struct target *t)
+{
+    int got;
+
+    if (should_seek(j, t)) {
+        if ((got = seek_near(j, t)) != GOT_FRAME)
+            return got;
+        if (is_at_or_past(j, t))
+            return GOT_FRAME;
+    }
+    while ((got = next_frame(j)) == GOT_FRAME && !is_at_or_past(j, t))
+        ;
+    return got;
+}
+
+/* Whether the frame delivered last is at or past t: a gap in the stream. */
+static int
+is_kept_at_or_past(const struct job *j, const struct target *t)
+{
+    if (!j->has_kept)
+        return 0;
+    return j->is_kept_counted ? j->kept_num >= t->n : j->kept_ts >= t->lo;
+}
+
+/*
+ * Accurate mode: delivers exactly the frame at each position, decoding
+ * forward inside a GOP and seeking only to a keyframe not yet read.  A
+ * stream that ends early delivers what it has.
+ */
+static int
+extract_accurate(struct job *j, const int64_t *pos, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        struct target t = target_of(j, pos[i]);
+        int got, rc;
+
+        /* The frame after a gap still is the nearest one to come. */
+        if (is_kept_at_or_past(j, &t)) {
+            rc = deliver(j, i, 1);
+        } else {
+            got = reach(j, &t);
+            if (got == GOT_EOF)
+                return RESULT_OK;
+            if (got == GOT_ERROR)
+                return j->code;
+            rc = deliver(j, i, 0);
+        }
+        if (rc != RESULT_OK)
+            return rc;
+    }
+    return RESULT_OK;
+}
+
+/*
+ * Keyframe mode: delivers the keyframe at or before each position, with
+ * its real frame number.  With a complete index, positions sharing a
+ * keyframe reuse the frame instead of seeking and decoding it again.
+ */
+static int
+extract_keyframe(struct job *j, const int64_t *pos, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        struct target t = target_of(j, pos[i]);
+        int64_t kf = AV_NOPTS_VALUE;
+        const AVIndexEntry *e;
+        int got, rc;
+
+        if (j->is_index_exact && (e = keyframe_before(j, t.pts)) != NULL)
+            kf = e->timestamp;
+        if (kf != AV_NOPTS_VALUE && j->has_kept && j->kept_kf == kf) {
+            if ((rc = deliver(j, i, 1)) != RESULT_OK)
+                return rc;
+            continue;
+        }
+        got = seek_near(j, &t);
+        if (got == GOT_EOF)
+            return RESULT_OK;
+        if (got == GOT_ERROR)
+            return j->code;
+        if ((rc = deliver(j, i, 0)) != RESULT_OK)
+            return rc;
+        j->kept_kf = kf;
+    }
+    return RESULT_OK;
+}
+
+static int
+job_init(struct job *j, frame_cb cb, void *cb_arg,
+         struct extract_stats *stats, char *err, size_t errlen)
+{
+    memset(j, 0, sizeof(*j));
+    j->src.fd = -1;
+    j->pkt_pos = -1;
+    j->kept_kf = AV_NOPTS_VALUE;
+    j->cb = cb;
+    j->cb_arg = cb_arg;
+    j->stats = stats;
+    j->err = err;
+    j->errlen = errlen;
+    if ((j->pkt = av_packet_alloc()) == NULL ||
+        (j->frame = av_frame_alloc()) == NULL ||
+        (j->kept = av_frame_alloc()) == NULL)
+        return out_of_memory(j, "open");
+    return RESULT_OK;
+}
+
+/* Frees everything job_init and job_open made, in reverse order. */
+static void
+job_close(struct job *j)
+{
+    free(j->run_pts);
+    free(j->table);
+    avcodec_free_context(&j->dec);
+    avformat_close_input(&j->fmt);
+    if (j->avio != NULL) {
+        /* libav may have swapped the buffer: free the current one. */
+        av_freep(&j->avio->buffer);
+        avio_context_free(&j->avio);
+    }
+    av_frame_free(&j->kept);
+    av_frame_free(&j->frame);
+    av_packet_free(&j->pkt);
+}
+
+int
+decode_extract(int fd, const struct extract_req *req, frame_cb cb,
+               void *cb_arg, struct extract_stats *stats, char *err,
+               size_t errlen)
+{
+    struct job j;
+    int64_t *pos = NULL;
+    uint32_t n;
+    int rc;
+
+    memset(stats, 0, sizeof(*stats));
+    if (errlen > 0)
+        err[0] = '\0';
+    av_lines_left = AV_LOG_LINES_PER_JOB;
+    if ((rc = job_init(&j, cb, cb_arg, stats, err, errlen)) != RESULT_OK ||
+        (rc = job_open(&j, fd)) != RESULT_OK ||
+        (rc = job_count(&j)) != RESULT_OK)
+        goto out;
+    stats->total_frames = j.total;
+    if ((pos = calloc(req->frames > 0 ? req->frames : 1, sizeof(*pos))) ==
+        NULL) {
+        rc = out_of_memory(&j, "open");
+        goto out;
+    }
+    n = plan_positions(j.total, req->frames, pos);
+    if (req->mode == MODE_KEYFRAME)
+        rc = extract_keyframe(&j, pos, n);
+    else
+        rc = extract_accurate(&j, pos, n);
+    if (rc == RESULT_OK && stats->frames_sent == 0)
+        rc = fail(&j, RESULT_PERMANENT, "decode: no frames decoded");
+out:
+    free(pos);
+    job_close(&j);
+    return rc;
+}
