@@ -46,7 +46,7 @@ run_inprocess() {
 run_daemon() {
     local db=$tmp/q.db t0 t1 done_n=0
     rm -rf "$tmp"/q.db* "$tmp/daemon"
-    bin/frameshieldd --db "$db" --workers "$workers" 2> "$tmp/daemon.log" &
+    bin/frameshieldd --db "$db" --workers "$workers" "$@" 2> "$tmp/daemon.log" &
     daemon_pid=$!
     until grep -q 'ready workers=' "$tmp/daemon.log"; do sleep 0.02; done
     awk -v o="$tmp/daemon" -v q="'" '{ n = split($0, a, "/");
@@ -75,16 +75,23 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 : > "$tmp/inproc.txt"
 : > "$tmp/daemon.txt"
+: > "$tmp/nosandbox.txt"
 rss=0
 for r in $(seq "$runs"); do
     run_inprocess >> "$tmp/inproc.txt"
     run_daemon >> "$tmp/daemon.txt"
+    run_daemon --sandbox no >> "$tmp/nosandbox.txt"
     echo "run $r: in-process $(tail -n1 "$tmp/inproc.txt") files/s," \
-         "daemon $(tail -n1 "$tmp/daemon.txt") files/s, daemon RSS ${rss} KiB"
+         "daemon $(tail -n1 "$tmp/daemon.txt") files/s," \
+         "daemon without sandbox $(tail -n1 "$tmp/nosandbox.txt") files/s," \
+         "daemon RSS ${rss} KiB"
 done
 inproc=$(median < "$tmp/inproc.txt")
 daemon=$(median < "$tmp/daemon.txt")
+nosandbox=$(median < "$tmp/nosandbox.txt")
 ratio=$(awk -v a="$daemon" -v b="$inproc" 'BEGIN { printf "%.3f", a / b }')
+ratio_ns=$(awk -v a="$nosandbox" -v b="$inproc" 'BEGIN { printf "%.3f", a / b }')
+sandbox_cost=$(awk -v a="$daemon" -v b="$nosandbox" 'BEGIN { printf "%.1f", (1 - a / b) * 100 }')
 range() { sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }'; }
 
 cat > bench/RESULTS.md <<MD
@@ -99,6 +106,10 @@ accurate mode, JPEG quality 90. Median of $runs interleaved runs (min–max).
 |---|---|---|
 | in-process \`frameshield-worker --extract-list\`, $workers processes | $inproc ($(range "$tmp/inproc.txt")) | 1.000 |
 | frameshieldd, $workers workers, sqlite3 enqueue, durable output | $daemon ($(range "$tmp/daemon.txt")) | $ratio |
+| the same with \`--sandbox no\` | $nosandbox ($(range "$tmp/nosandbox.txt")) | $ratio_ns |
+
+Cost of the worker sandbox (seccomp, rlimits, namespaces), daemon vs
+daemon without it: ${sandbox_cost}% of throughput (negative: within noise).
 
 Daemon resident memory at the end of the last run: ${rss} KiB.
 MD
