@@ -408,6 +408,8 @@ slot_reset(struct slot *s)
     s->kill_detail[0] = '\0';
 }
 
+static char *empty_env[] = {NULL};
+
 static void
 slot_spawn(struct slot *s)
 {
@@ -429,6 +431,11 @@ slot_spawn(struct slot *s)
     stdio[3].data.stream = (uv_stream_t *)&s->chan;
     opt.file = s->pool->set.worker_path;
     opt.args = (char **)s->pool->set.worker_args;
+    /*
+     * Nothing of ours: clearenv() in the worker would hide the strings
+     * from libc but not from /proc/PID/environ or a subverted decoder.
+     */
+    opt.env = empty_env;
     opt.stdio = stdio;
     opt.stdio_count = 4;
     opt.exit_cb = on_proc_exit;

@@ -1,300 +1,390 @@
 /*
- * Test-only LD_PRELOAD fault injector for bin/frameshield-worker: it wraps
- * avcodec_send_packet() and, when the job's input path carries a marker,
- * makes the real worker process crash, hang or exit.  Never installed.
- * avformat_open_input() is wrapped too, only to tell jobs apart.
+ * Test-only LD_PRELOAD fault injector for bin/frameshield-worker: real
+ * faults inside the real worker, mid-decode, on inputs that carry a marker
+ * in their container's "comment" tag (tests/integration/lib.sh fault_clip
+ * remuxes a clip with -metadata comment=FAULT_...).  Never installed.
  *
- * Markers (anywhere in the input's path, as the kernel reports it):
- *   FAULT_ONCE_SEGV  SIGSEGV the first time an input (by inode) is seen;
- *                    state lives in $FS_FAULT_STATE_DIR so a retry succeeds
- *   FAULT_SEGV       store through an invalid pointer (real SIGSEGV)
- *   FAULT_ABORT      abort() (SIGABRT)
- *   FAULT_HANG       sleep forever, until the supervisor kills us
- *   FAULT_EXIT       _exit(3)
- *   FAULT_FPE        integer division by a volatile zero (SIGFPE)
- *   FAULT_BUS        raise(SIGBUS)
- *   FAULT_SLOW       sleep $FS_FAULT_SLOW_MS (default 1500) ms, then decode
- *                    normally: a job that is still running when a test
- *                    signals the supervisor
+ * The worker runs under a seccomp filter that kills it for any system call
+ * outside a short allow-list, so the injector itself makes none that a
+ * decoding worker would not: no /proc, no readlink, no state files.  It
+ * wraps avformat_find_stream_info() to read the marker of the job being
+ * opened (pure memory: av_dict_get) and injects at the job's first
+ * avcodec_send_packet().  Everything else it needs (the real functions,
+ * the environment) is looked up in the constructor, before the worker
+ * enters its sandbox and clears its environment.
+ *
+ * Markers (the whole comment tag):
+ *   FAULT_SEGV     store through an invalid pointer (real SIGSEGV)
+ *   FAULT_ABORT    abort() (SIGABRT)
+ *   FAULT_HANG     sleep forever (clock_nanosleep), until the supervisor
+ *                  kills us
+ *   FAULT_EXIT     _exit(3)
+ *   FAULT_FPE      integer division by a volatile zero (SIGFPE)
+ *   FAULT_BUS      raise(SIGBUS)
+ *   FAULT_SLOW     sleep $FS_FAULT_SLOW_MS (default 1500) ms, then decode
+ *                  normally: a job that is still running when a test
+ *                  signals the supervisor
+ * Sandbox escape attempts; under the sandbox each must end in SIGSYS:
+ *   FAULT_OPEN     open("/etc/passwd", O_RDONLY)
+ *   FAULT_SOCKET   socket(AF_INET, SOCK_STREAM, 0)
+ *   FAULT_EXEC     execve("/bin/sh", ...)
+ *   FAULT_FORK     fork()
+ * When such a call succeeds the injector writes "libfault: ESCAPED <call>"
+ * to stderr and exits 99; when it fails with an error (a filter that
+ * denies instead of killing) it writes "libfault: DENIED <call> errno N"
+ * and exits 98.  Either way the job does not end as a sandbox violation.
+ *   FAULT_MEMBOMB  allocate and touch 64 MiB blocks until malloc() fails
+ *                  (RLIMIT_AS), free them, and make that
+ *                  avcodec_send_packet() return AVERROR(ENOMEM), so the
+ *                  worker's own error path reports it.  Without a limit
+ *                  it stops at $FS_FAULT_MEMBOMB_MAX_MB (default 3072),
+ *                  says "libfault: ESCAPED membomb" and exits 99.
+ *
  * FS_FAULT_START=die in the environment makes the worker exit 1 before it
  * can say HELLO: a broken install, as the supervisor sees it.
+ *
+ * Messages go to stderr with write(2) only ("libfault: injecting ...").
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-typedef int (*send_packet_fn)(void *, const void *);
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/dict.h>
+#include <libavutil/error.h>
 
-/* libavcodec's symbol; declared by hand so no FFmpeg header is needed. */
-int avcodec_send_packet(void *avctx, const void *pkt);
+#define MIB (1024UL * 1024UL)
+#define MEMBOMB_STEP (64 * MIB)
 
 enum fault {
     FAULT_NONE,
     FAULT_SEGV,
-    FAULT_ONCE_SEGV,
     FAULT_ABORT,
     FAULT_HANG,
     FAULT_EXIT,
     FAULT_FPE,
     FAULT_BUS,
     FAULT_SLOW,
+    FAULT_OPEN,
+    FAULT_SOCKET,
+    FAULT_EXEC,
+    FAULT_FORK,
+    FAULT_MEMBOMB,
 };
 
-/*
- * One injection per job.  A job starts when the worker opens a demuxer
- * (avformat_open_input bumps job_gen); as a fallback, a different input
- * file on the descriptor we found also counts as a new job.  Per-packet
- * cost is then one fstat.
- */
-static unsigned long job_gen = 1;
-static struct {
-    unsigned long gen;
-    int fd;
-    dev_t dev;
-    ino_t ino;
-} seen;
+static const struct {
+    const char *name;
+    enum fault f;
+} markers[] = {
+    {"FAULT_SEGV", FAULT_SEGV},     {"FAULT_ABORT", FAULT_ABORT},
+    {"FAULT_HANG", FAULT_HANG},     {"FAULT_EXIT", FAULT_EXIT},
+    {"FAULT_FPE", FAULT_FPE},       {"FAULT_BUS", FAULT_BUS},
+    {"FAULT_SLOW", FAULT_SLOW},     {"FAULT_OPEN", FAULT_OPEN},
+    {"FAULT_SOCKET", FAULT_SOCKET}, {"FAULT_EXEC", FAULT_EXEC},
+    {"FAULT_FORK", FAULT_FORK},     {"FAULT_MEMBOMB", FAULT_MEMBOMB},
+};
+
+typedef int (*find_info_fn)(AVFormatContext *, AVDictionary **);
+typedef int (*send_packet_fn)(AVCodecContext *, const AVPacket *);
+
+static find_info_fn real_find_info;
+static send_packet_fn real_send_packet;
+static long slow_ms = 1500;
+static unsigned long membomb_max = 3072 * MIB;
+
+/* The current job's fault, armed by find_stream_info, spent at injection. */
+static enum fault pending = FAULT_NONE;
+
+/* --- output without stdio: write(2) only ----------------------------- */
+
+static void
+put(const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n > 0) {
+        ssize_t w = write(2, s, n);
+
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Decimal of v into buf (at least 24 bytes). */
+static const char *
+num(char *buf, unsigned long v)
+{
+    char *p = buf + 23;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
+}
+
+static void
+say(const char *what)
+{
+    put("libfault: injecting ");
+    put(what);
+    put("\n");
+}
+
+static void __attribute__((noreturn))
+escaped(const char *call)
+{
+    put("libfault: ESCAPED ");
+    put(call);
+    put("\n");
+    _exit(99);
+}
+
+static void __attribute__((noreturn))
+denied(const char *call, int err)
+{
+    char b[24];
+
+    put("libfault: DENIED ");
+    put(call);
+    put(" errno ");
+    put(num(b, (unsigned long)err));
+    put("\n");
+    _exit(98);
+}
+
+/* --- set-up, before the worker's main() -------------------------------- */
 
 /*
- * FS_FAULT_START=die: exit before the worker's main() can say HELLO.  Each
- * such start is appended to $FS_FAULT_STATE_DIR/starts so that a test can
- * count how often the supervisor respawned.
+ * Called at the first use of a wrapper whose real function the constructor
+ * did not find: the shim was preloaded into something that is not the
+ * worker.  Other processes (a shell, timeout) merely carry it unused.
  */
+static void __attribute__((noreturn))
+missing(const char *sym)
+{
+    put("libfault: no real ");
+    put(sym);
+    put(" (dlsym RTLD_NEXT)\n");
+    abort();
+}
+
+static unsigned long
+env_num(const char *name, unsigned long dflt)
+{
+    const char *s = getenv(name);
+    char *end;
+    unsigned long v;
+
+    if (s == NULL || *s == '\0')
+        return dflt;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    return errno != 0 || *end != '\0' ? dflt : v;
+}
+
 __attribute__((constructor)) static void
 fault_start(void)
 {
     const char *s = getenv("FS_FAULT_START");
-    const char *dir = getenv("FS_FAULT_STATE_DIR");
 
-    if (s == NULL || strcmp(s, "die") != 0)
-        return;
-    if (dir != NULL && *dir != '\0') {
-        char p[4096];
-        char line[32];
-        int fd;
+    if (s != NULL && strcmp(s, "die") == 0) {
+        put("libfault: FS_FAULT_START=die\n");
+        _exit(1);
+    }
+    real_find_info = (find_info_fn)dlsym(RTLD_NEXT,
+                                         "avformat_find_stream_info");
+    real_send_packet = (send_packet_fn)dlsym(RTLD_NEXT, "avcodec_send_packet");
+    /* The worker clears its environment later: read it now. */
+    slow_ms = (long)env_num("FS_FAULT_SLOW_MS", 1500);
+    membomb_max = env_num("FS_FAULT_MEMBOMB_MAX_MB", 3072) * MIB;
+}
 
-        snprintf(p, sizeof(p), "%s/starts", dir);
-        fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd != -1) {
-            int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-            ssize_t w = write(fd, line, (size_t)n);
+/* --- the faults -------------------------------------------------------- */
 
-            (void)w;
-            close(fd);
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+        ;
+}
+
+/*
+ * Touches 64 MiB blocks until malloc fails; returns AVERROR(ENOMEM) after
+ * freeing them all.  The blocks are chained through their first word.
+ */
+static int
+membomb(void)
+{
+    void **head = NULL;
+    unsigned long total = 0;
+    char b[24];
+
+    say("memory bomb");
+    for (;;) {
+        void **p;
+
+        if (total >= membomb_max) {
+            put("libfault: no limit below ");
+            put(num(b, total / MIB));
+            put(" MiB\n");
+            escaped("membomb");
         }
+        if ((p = malloc(MEMBOMB_STEP)) == NULL)
+            break;
+        memset(p, 0xa5, MEMBOMB_STEP);
+        *p = head;
+        head = p;
+        total += MEMBOMB_STEP;
     }
-    {
-        static const char msg[] = "libfault: FS_FAULT_START=die\n";
-        ssize_t n = write(2, msg, sizeof(msg) - 1);
+    while (head != NULL) {
+        void **next = *head;
 
-        (void)n;
+        free(head);
+        head = next;
     }
-    _exit(1);
+    put("libfault: malloc failed after ");
+    put(num(b, total / MIB));
+    put(" MiB, returning ENOMEM\n");
+    return AVERROR(ENOMEM);
 }
 
-static enum fault
-marker_of(const char *path)
-{
-    /* FAULT_ONCE_SEGV first: it must not be read as a plain FAULT_SEGV. */
-    if (strstr(path, "FAULT_ONCE_SEGV") != NULL)
-        return FAULT_ONCE_SEGV;
-    if (strstr(path, "FAULT_SEGV") != NULL)
-        return FAULT_SEGV;
-    if (strstr(path, "FAULT_ABORT") != NULL)
-        return FAULT_ABORT;
-    if (strstr(path, "FAULT_HANG") != NULL)
-        return FAULT_HANG;
-    if (strstr(path, "FAULT_EXIT") != NULL)
-        return FAULT_EXIT;
-    if (strstr(path, "FAULT_FPE") != NULL)
-        return FAULT_FPE;
-    if (strstr(path, "FAULT_BUS") != NULL)
-        return FAULT_BUS;
-    if (strstr(path, "FAULT_SLOW") != NULL)
-        return FAULT_SLOW;
-    return FAULT_NONE;
-}
-
-/*
- * Finds the job's input among our open descriptors: a regular file on an
- * fd above 3 (0-2 are stdio, 3 is the channel).  Returns the fd or -1,
- * with its path in path and its identity in *st.
- */
+/* Returns 0 to go on decoding, or the value avcodec_send_packet returns. */
 static int
-find_input(char *path, size_t cap, struct stat *st)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int found = -1;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        char link[64];
-        char *end;
-        long fd = strtol(e->d_name, &end, 10);
-        ssize_t n;
-
-        if (*end != '\0' || end == e->d_name || fd <= 3 || fd == dirfd(d))
-            continue;
-        if (fstat((int)fd, st) == -1 || !S_ISREG(st->st_mode))
-            continue;
-        snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-        if ((n = readlink(link, path, cap - 1)) <= 0)
-            continue;
-        path[n] = '\0';
-        found = (int)fd;
-        if (marker_of(path) != FAULT_NONE)
-            break; /* a marked input wins over any other regular file */
-    }
-    closedir(d);
-    return found;
-}
-
-/*
- * True the first time this inode is seen, across processes: the state is
- * a file in $FS_FAULT_STATE_DIR.  Without that variable every sighting is
- * a first one, so a test that forgot it fails loudly instead of leaving
- * files behind.
- */
-static int
-first_sighting(const struct stat *st)
-{
-    const char *dir = getenv("FS_FAULT_STATE_DIR");
-    char p[4096];
-    int fd;
-
-    if (dir == NULL || *dir == '\0') {
-        fprintf(stderr, "libfault: FS_FAULT_STATE_DIR is not set\n");
-        return 1;
-    }
-    snprintf(p, sizeof(p), "%s/once-%lu-%lu", dir, (unsigned long)st->st_dev,
-             (unsigned long)st->st_ino);
-    fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd == -1)
-        return errno == EEXIST ? 0 : 1;
-    close(fd);
-    return 1;
-}
-
-static void
-say(const char *what, const char *path)
-{
-    fprintf(stderr, "libfault: injecting %s on %s\n", what, path);
-    fflush(stderr);
-}
-
-static void
-inject(enum fault f, const char *path, const struct stat *st)
+inject(enum fault f)
 {
     switch (f) {
     case FAULT_NONE:
-        return;
-    case FAULT_ONCE_SEGV:
-        if (!first_sighting(st))
-            return;
-        /* FALLTHROUGH */
+        return 0;
     case FAULT_SEGV:
     {
         volatile int *volatile bad = (int *)16;
 
-        say("SIGSEGV", path);
+        say("SIGSEGV");
         *bad = 1;
         break;
     }
     case FAULT_ABORT:
-        say("abort", path);
+        say("abort");
         abort();
     case FAULT_HANG:
-        say("hang", path);
+        say("hang");
         for (;;)
-            pause();
+            sleep_ms(3600 * 1000L);
     case FAULT_EXIT:
-        say("exit 3", path);
+        say("exit 3");
         _exit(3);
     case FAULT_FPE:
     {
         volatile int zero = 0;
         volatile int one = 1;
 
-        say("SIGFPE", path);
+        say("SIGFPE");
         one = one / zero;
         raise(SIGFPE); /* in case the division did not trap */
         break;
     }
     case FAULT_BUS:
-        say("SIGBUS", path);
+        say("SIGBUS");
         raise(SIGBUS);
         break;
     case FAULT_SLOW:
+        say("delay");
+        sleep_ms(slow_ms);
+        break;
+    case FAULT_OPEN:
     {
-        const char *ms = getenv("FS_FAULT_SLOW_MS");
-        long v = ms != NULL ? strtol(ms, NULL, 10) : 1500;
-        struct timespec ts = {.tv_sec = v / 1000,
-                              .tv_nsec = (v % 1000) * 1000000L};
+        int fd;
 
-        say("delay", path);
-        while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-            ;
+        say("open /etc/passwd");
+        if ((fd = open("/etc/passwd", O_RDONLY)) == -1)
+            denied("open", errno);
+        escaped("open");
         break;
     }
+    case FAULT_SOCKET:
+        say("socket AF_INET");
+        if (socket(AF_INET, SOCK_STREAM, 0) == -1)
+            denied("socket", errno);
+        escaped("socket");
+        break;
+    case FAULT_EXEC:
+    {
+        static char *const argv[] = {
+            "sh", "-c", "echo 'libfault: ESCAPED execve' >&2; exit 99", NULL};
+        static char *const envp[] = {NULL};
+
+        say("execve /bin/sh");
+        execve("/bin/sh", argv, envp);
+        denied("execve", errno);
+        break;
     }
+    case FAULT_FORK:
+    {
+        pid_t pid;
+
+        say("fork");
+        if ((pid = fork()) == -1)
+            denied("fork", errno);
+        if (pid == 0)
+            _exit(99);
+        escaped("fork");
+        break;
+    }
+    case FAULT_MEMBOMB:
+        return membomb();
+    }
+    return 0;
 }
 
-typedef int (*open_input_fn)(void *, const char *, const void *, void *);
+/* --- the interposed functions ------------------------------------------ */
 
-/* libavformat's symbol, interposed only to notice that a job starts. */
-int avformat_open_input(void *ps, const char *url, const void *fmt,
-                        void *options);
-
+/* After the real call, the job's marker is in the container's tags. */
 int
-avformat_open_input(void *ps, const char *url, const void *fmt, void *options)
+avformat_find_stream_info(AVFormatContext *ic, AVDictionary **options)
 {
-    static open_input_fn real;
+    const AVDictionaryEntry *e;
+    int ret;
 
-    if (real == NULL &&
-        (real = (open_input_fn)dlsym(RTLD_NEXT, "avformat_open_input")) ==
-            NULL) {
-        fprintf(stderr, "libfault: dlsym: %s\n", dlerror());
-        abort();
-    }
-    job_gen++;
-    return real(ps, url, fmt, options);
+    if (real_find_info == NULL)
+        missing("avformat_find_stream_info");
+    ret = real_find_info(ic, options);
+    pending = FAULT_NONE;
+    if (ic == NULL ||
+        (e = av_dict_get(ic->metadata, "comment", NULL, 0)) == NULL)
+        return ret;
+    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
+        if (strcmp(e->value, markers[i].name) == 0)
+            pending = markers[i].f;
+    return ret;
 }
 
 int
-avcodec_send_packet(void *avctx, const void *pkt)
+avcodec_send_packet(AVCodecContext *avctx, const AVPacket *avpkt)
 {
-    static send_packet_fn real;
-    char path[4096];
-    struct stat st;
-    int fd;
+    enum fault f = pending;
+    int ret;
 
-    if (real == NULL &&
-        (real = (send_packet_fn)dlsym(RTLD_NEXT, "avcodec_send_packet")) ==
-            NULL) {
-        fprintf(stderr, "libfault: dlsym: %s\n", dlerror());
-        abort();
-    }
-    if (seen.gen == job_gen && fstat(seen.fd, &st) == 0 &&
-        st.st_dev == seen.dev && st.st_ino == seen.ino)
-        return real(avctx, pkt);
-
-    /* First packet of a job: look at the input once. */
-    if ((fd = find_input(path, sizeof(path), &st)) != -1) {
-        seen.gen = job_gen;
-        seen.fd = fd;
-        seen.dev = st.st_dev;
-        seen.ino = st.st_ino;
-        inject(marker_of(path), path, &st);
-    }
-    return real(avctx, pkt);
+    if (real_send_packet == NULL)
+        missing("avcodec_send_packet");
+    pending = FAULT_NONE;
+    if (f != FAULT_NONE && (ret = inject(f)) != 0)
+        return ret;
+    return real_send_packet(avctx, avpkt);
 }

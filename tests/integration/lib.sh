@@ -238,6 +238,26 @@ stop_daemon() {
 
 daemon_alive() { is_running "$DAEMON_PID"; }
 
+# wrap_worker BIN NAME=VALUE...: prints the path of a new wrapper in $T
+# that runs BIN with these variables set.  The daemon starts workers with
+# an empty environment, so this is how settings reach a test worker.
+# fault_worker NAME=VALUE...: the same for the fault injector's wrapper
+# (FS_FAULT_SLOW_MS=..., FS_FAULT_START=die).
+# Use: --worker "$(fault_worker FS_FAULT_SLOW_MS=4000)"
+wrap_worker() {
+    local bin=$1 a w
+    shift
+    w=$(mktemp "$T/worker.XXXXXX") || die "mktemp in $T"
+    {
+        echo '#!/bin/sh'
+        for a in "$@"; do printf 'export %q\n' "$a"; done
+        printf 'exec %q "$@"\n' "$bin"
+    } >"$w" && chmod 755 "$w" || die "cannot write $w"
+    echo "$w"
+}
+
+fault_worker() { wrap_worker "$FAULTY" "$@"; }
+
 # --- queue ----------------------------------------------------------------
 
 q() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
@@ -311,6 +331,14 @@ gen_clip() {
     fi
     ffmpeg -nostdin -v error -f lavfi -i "$src" "$@" -y "$out" ||
         die "ffmpeg could not make $out"
+}
+
+# fault_clip SRC OUT MARKER: OUT is SRC remuxed (no re-encoding) with
+# MARKER (FAULT_SEGV, FAULT_OPEN, ...) as the container's comment tag,
+# which is where tests/faults/fault.c looks for it.  Works for mp4/mkv.
+fault_clip() {
+    ffmpeg -nostdin -v error -i "$1" -c copy -metadata comment="$3" \
+        -y "$2" || die "ffmpeg could not make $2 ($3)"
 }
 
 # count_frames CLIP: frames decoded by ffprobe.

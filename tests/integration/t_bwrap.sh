@@ -10,7 +10,7 @@ state=$T/state
 data=$T/data
 mkdir -p "$state" "$data/in" "$data/out"
 gen_clip "$data/in/a.mp4"
-ln "$data/in/a.mp4" "$data/in/FAULT_SEGV.mp4"
+fault_clip "$data/in/a.mp4" "$data/in/segv.mp4" FAULT_SEGV
 DB=$state/q.db
 
 DAEMON_LOG=$T/daemon.log
@@ -27,7 +27,7 @@ track_pid "$DAEMON_PID"
 wait_log 'ready workers=' 20 || die "daemon not ready under bwrap: $(tail -n 5 "$DAEMON_LOG")"
 
 good=$(enqueue "$data/in/a.mp4" "$data/out/a")
-crash=$(enqueue "$data/in/FAULT_SEGV.mp4" "$data/out/c" max_attempts 2)
+crash=$(enqueue "$data/in/segv.mp4" "$data/out/c" max_attempts 2)
 escape=$(enqueue "/etc/passwd" "$data/out/e")
 outside=$(enqueue "$data/in/a.mp4" "$T/not-bound")
 for id in $good $crash $escape $outside; do

@@ -5,17 +5,15 @@
 . "$(dirname "$0")/lib.sh"
 need "$WORKER" "$REPO/build/tests/libfault.so"
 
-export FS_FAULT_STATE_DIR="$T/fault-state"
-mkdir -p "$FS_FAULT_STATE_DIR"
 gen_clip "$T/clip.mp4"
-ln "$T/clip.mp4" "$T/FAULT_SLOW_a.mp4"
-ln "$T/clip.mp4" "$T/FAULT_SLOW_b.mp4"
-ln "$T/clip.mp4" "$T/FAULT_HANG.mp4"
+fault_clip "$T/clip.mp4" "$T/slow_a.mp4" FAULT_SLOW
+fault_clip "$T/clip.mp4" "$T/slow_b.mp4" FAULT_SLOW
+fault_clip "$T/clip.mp4" "$T/hang.mp4" FAULT_HANG
 
 say "running jobs finish within the grace period"
-FS_FAULT_SLOW_MS=1500 start_daemon --worker "$FAULTY" --workers 2 --grace 10
-a=$(enqueue "$T/FAULT_SLOW_a.mp4" "$T/out.a")
-b=$(enqueue "$T/FAULT_SLOW_b.mp4" "$T/out.b")
+start_daemon --worker "$(fault_worker FS_FAULT_SLOW_MS=1500)" --workers 2 --grace 10
+a=$(enqueue "$T/slow_a.mp4" "$T/out.a")
+b=$(enqueue "$T/slow_b.mp4" "$T/out.b")
 c=$(enqueue "$T/clip.mp4" "$T/out.c")
 check_sql "both slow jobs RUNNING" \
     "SELECT count(*) FROM jobs WHERE status='RUNNING' AND id IN ($a, $b)" 2 10
@@ -43,7 +41,7 @@ say "a job still running at the end of --grace 1 is requeued"
 start_daemon --worker "$FAULTY" --workers 2 --grace 1 --job-timeout 60
 check_sql "the pending job from before runs DONE" \
     "SELECT status FROM jobs WHERE id=$c" DONE 20
-h=$(enqueue "$T/FAULT_HANG.mp4" "$T/out.h")
+h=$(enqueue "$T/hang.mp4" "$T/out.h")
 check_sql "hanging job RUNNING" "SELECT status FROM jobs WHERE id=$h" RUNNING 10
 sleep 0.3 # let it reach the injected hang
 workers=$(children "$DAEMON_PID")

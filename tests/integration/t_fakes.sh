@@ -24,7 +24,7 @@ touch "$T/in.bin" # the fake never reads its input; it must be a file
 # A daemon with one fake worker in MODE; the job (id in $id) gets two
 # attempts.
 run_mode() {
-    FAKE_MODE=$1 start_daemon --worker "$FAKE" --workers 1
+    start_daemon --worker "$(wrap_worker "$FAKE" FAKE_MODE="$1" FAKE_PID_DIR="$FAKE_PID_DIR")" --workers 1
     id=$(enqueue "$T/in.bin" "$T/out.$1" max_attempts 2)
 }
 
@@ -87,7 +87,7 @@ check "double: pool refilled" wait_workers "$DAEMON_PID" 1 5
 stop_daemon
 
 say "nohello: a worker that never says HELLO gets no job"
-FAKE_MODE=nohello start_daemon_bg --worker "$FAKE" --workers 1
+start_daemon_bg --worker "$(wrap_worker "$FAKE" FAKE_MODE=nohello FAKE_PID_DIR="$FAKE_PID_DIR")" --workers 1
 id=$(enqueue "$T/in.bin" "$T/out.nohello")
 sleep 1.5
 expect_eq "nohello: job still PENDING, never charged" \
@@ -98,7 +98,7 @@ stop_daemon
 say "badversion: HELLO with version 99 is a deployment error"
 id=$(enqueue "$T/in.bin" "$T/out.badversion")
 export FAKE_PID_DIR="$T/fakes.bv"
-FAKE_MODE=badversion start_daemon_bg --worker "$FAKE" --workers 2
+start_daemon_bg --worker "$(wrap_worker "$FAKE" FAKE_MODE=badversion FAKE_PID_DIR="$FAKE_PID_DIR")" --workers 2
 if wait_daemon_exit 10; then
     check "badversion: daemon exits non-zero (status $DAEMON_RC)" \
         test "$DAEMON_RC" -ne 0

@@ -5,19 +5,19 @@
 . "$(dirname "$0")/lib.sh"
 need "$WORKER" "$REPO/build/tests/libfault.so"
 
-export FS_FAULT_STATE_DIR="$T/fault-state"
-mkdir -p "$FS_FAULT_STATE_DIR"
 gen_clip "$T/clip.mp4"
+# The marker is in the file's content: links of a marked clip carry it.
+fault_clip "$T/clip.mp4" "$T/slow.mp4" FAULT_SLOW
 for i in $(seq 1 20); do
-    ln "$T/clip.mp4" "$T/FAULT_SLOW_$i.mp4"
+    ln "$T/slow.mp4" "$T/slow_$i.mp4"
 done
 
 # Every job takes 3 s in the first daemon's workers: it is killed long
 # before any finishes.
-FS_FAULT_SLOW_MS=3000 start_daemon --worker "$FAULTY" --workers 2
+start_daemon --worker "$(fault_worker FS_FAULT_SLOW_MS=3000)" --workers 2
 q "BEGIN; $(for i in $(seq 1 20); do
     echo "INSERT INTO jobs(input, output_dir)
-          VALUES('$T/FAULT_SLOW_$i.mp4', '$T/out/$i');"
+          VALUES('$T/slow_$i.mp4', '$T/out/$i');"
 done) COMMIT;"
 check_sql "two jobs RUNNING" \
     "SELECT count(*) FROM jobs WHERE status='RUNNING'" 2 10
@@ -37,7 +37,7 @@ expect_eq "right after the kill: the jobs are still marked RUNNING" \
         tr '\n' ' ')" "$running"
 
 say "restart on the same database"
-FS_FAULT_SLOW_MS=100 start_daemon --worker "$FAULTY" --workers 2
+start_daemon --worker "$(fault_worker FS_FAULT_SLOW_MS=100)" --workers 2
 check_sql "all 20 jobs end DONE" \
     "SELECT count(*) FROM jobs WHERE status='DONE' AND frames_written=5" \
     20 60

@@ -4,15 +4,13 @@
 . "$(dirname "$0")/lib.sh"
 need "$WORKER" "$REPO/build/tests/libfault.so"
 
-export FS_FAULT_STATE_DIR="$T/fault-state"
-mkdir -p "$FS_FAULT_STATE_DIR"
 gen_clip "$T/clip.mp4"
-ln "$T/clip.mp4" "$T/FAULT_SLOW.mp4"
+fault_clip "$T/clip.mp4" "$T/slow.mp4" FAULT_SLOW
 
-FS_FAULT_SLOW_MS=4000 start_daemon --worker "$FAULTY" --workers 2
+start_daemon --worker "$(fault_worker FS_FAULT_SLOW_MS=4000)" --workers 2
 first=$DAEMON_PID
 first_log=$DAEMON_LOG
-slow=$(enqueue "$T/FAULT_SLOW.mp4" "$T/out.slow")
+slow=$(enqueue "$T/slow.mp4" "$T/out.slow")
 check_sql "a job is RUNNING in the first daemon" \
     "SELECT status FROM jobs WHERE id=$slow" RUNNING 10
 

@@ -6,7 +6,7 @@
 command -v valgrind >/dev/null || die "valgrind missing"
 
 gen_clip "$T/a.mp4"
-cp "$T/a.mp4" "$T/FAULT_SEGV.mp4"
+fault_clip "$T/a.mp4" "$T/segv.mp4" FAULT_SEGV
 VG_LOG=$T/valgrind.log
 DAEMON_LOG=$T/daemon.log
 valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
@@ -19,7 +19,7 @@ READY_TIMEOUT=60 wait_log 'ready workers=' 60 || die "daemon not ready under val
 
 good=$(enqueue "$T/a.mp4" "$T/out")
 missing=$(enqueue "$T/nope.mp4" "$T/out2")
-crash=$(enqueue "$T/FAULT_SEGV.mp4" "$T/out3" "max_attempts" "2")
+crash=$(enqueue "$T/segv.mp4" "$T/out3" "max_attempts" "2")
 check "good job DONE" wait_sql "SELECT status FROM jobs WHERE id=$good" DONE 60
 check "missing input FAILED" wait_sql "SELECT status FROM jobs WHERE id=$missing" FAILED 60
 check "crashing job FAILED after 2 attempts" \
