@@ -38,6 +38,7 @@ DAEMON_SRCS = \
 	daemon/notify.c \
 	daemon/outcome.c \
 	daemon/output.c \
+	daemon/persist.c \
 	daemon/pool.c \
 	daemon/queue.c \
 	daemon/watch.c

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
-#include "output.h"
+#include "persist.h"
 
 /* An fs event burst (one INSERT touches -wal several times) -> one claim. */
 #define KICK_DEBOUNCE_MS 10
@@ -29,6 +30,7 @@ static struct {
     struct queue *q;
     struct pool *pool;
     const struct config *cfg;
+    uv_loop_t *loop;
     uv_timer_t kick_timer;
     uv_timer_t wake_timer;
     int64_t seen_data_version;
@@ -43,26 +45,29 @@ dispatch_get_stats(struct dispatch_stats *out)
     *out = d.stats;
 }
 
+/* Records an attempt's end in the queue, logs it, and frees the job. */
 static void
-finish(struct slot *s, struct slot_job *sj, const struct attempt_end *e,
-       struct attempt_report *r)
+finish(struct slot_job *sj)
 {
     struct retry_policy pol = {d.cfg->retry_delay_s,
                                d.cfg->is_crash_retryable};
+    struct attempt_report r = {
+        .worker_pid = sj->worker_pid,
+        .exit_code = sj->exit_code,
+        .term_signal = sj->term_signal,
+        .frames_decoded = sj->frames_decoded,
+        .frames_written = (int)sj->frames_received,
+        .started_ms = sj->started_ms,
+        .is_interrupted = sj->end.kind == END_INTERRUPTED,
+        .stderr_tail = sj->stderr_tail,
+    };
     struct outcome o;
     int is_stale = 0;
     char sig[32];
 
-    outcome_classify(e, sj->job.attempts, sj->job.max_attempts, &pol, &o);
-    r->worker_pid = s->pid;
-    r->started_ms = sj->started_ms;
-    r->is_interrupted = e->kind == END_INTERRUPTED;
-    r->stderr_tail = errlog_tail(&s->errlog);
-    if (sj->out_dirfd != -1) {
-        close(sj->out_dirfd);
-        sj->out_dirfd = -1;
-    }
-    if (queue_finish(d.q, &sj->job, &o, r, &is_stale) == -1)
+    outcome_classify(&sj->end, sj->job.attempts, sj->job.max_attempts, &pol,
+                     &o);
+    if (queue_finish(d.q, &sj->job, &o, &r, &is_stale) == -1)
         log_err("job=%lld could not record its end; it stays RUNNING until "
                 "the next start", (long long)sj->job.id);
     else if (is_stale)
@@ -73,16 +78,60 @@ finish(struct slot *s, struct slot_job *sj, const struct attempt_end *e,
     d.stats.failed += o.status == JOB_FAILED;
     if (o.status == JOB_DONE)
         log_info("job=%lld worker=%d attempt=%d DONE frames=%d decoded=%d",
-                 (long long)sj->job.id, s->pid, sj->job.attempts,
-                 r->frames_written, r->frames_decoded);
+                 (long long)sj->job.id, r.worker_pid, sj->job.attempts,
+                 r.frames_written, r.frames_decoded);
     else
-        log_warn("job=%lld worker=%d attempt=%d/%d %s%s%s %s%s", 
-                 (long long)sj->job.id, s->pid, sj->job.attempts,
+        log_warn("job=%lld worker=%d attempt=%d/%d %s%s%s %s%s",
+                 (long long)sj->job.id, r.worker_pid, sj->job.attempts,
                  sj->job.max_attempts, job_status_str(o.status),
                  o.last_signal ? " signal=" : "",
                  o.last_signal ? outcome_signal_name(o.last_signal, sig,
                                                      sizeof(sig)) : "",
                  o.error, o.status == JOB_RETRY ? " (retrying)" : "");
+    free(sj->stderr_tail);
+    free(sj);
+}
+
+/* The frames are on disk (or failed to get there): now the row. */
+static void
+on_persisted(void *arg, int err, const char *why)
+{
+    struct slot_job *sj = arg;
+
+    /* A write failure overrides a success, never a crash's own story. */
+    if (err != 0 && sj->end.kind == END_RESULT &&
+        sj->end.result_code == RESULT_OK) {
+        sj->end.kind = END_OUTPUT;
+        sj->end.sys_errno = err;
+        snprintf(sj->detail, sizeof(sj->detail), "%s", why);
+    }
+    sj->end.detail = sj->detail;
+    finish(sj);
+}
+
+/*
+ * The attempt is over: keep what the slot knew (it moves on at once),
+ * then finish once the last frames are durable.
+ */
+static void
+end_attempt(struct slot *s, struct slot_job *sj, const struct attempt_end *e)
+{
+    const char *tail = errlog_tail(&s->errlog);
+    int is_ok = e->kind == END_RESULT && e->result_code == RESULT_OK;
+
+    sj->end = *e;
+    snprintf(sj->detail, sizeof(sj->detail), "%s", e->detail ? e->detail : "");
+    sj->end.detail = sj->detail;
+    sj->worker_pid = s->pid;
+    sj->stderr_tail = *tail ? strdup(tail) : NULL;
+    struct persist *p = sj->persist;
+    if (p == NULL) {
+        finish(sj);
+        return;
+    }
+    sj->persist = NULL;
+    /* May call on_persisted, and so free sj, before it returns. */
+    persist_finish(p, is_ok, on_persisted, sj);
 }
 
 /* Ends an attempt that never reached the worker (input or output). */
@@ -92,9 +141,9 @@ fail_early(struct slot *s, struct slot_job *sj, enum end_kind kind,
 {
     struct attempt_end e = {.kind = kind, .sys_errno = err,
                             .detail = detail};
-    struct attempt_report r = {.exit_code = -1};
 
-    finish(s, sj, &e, &r);
+    sj->exit_code = -1;
+    end_attempt(s, sj, &e);
 }
 
 /*
@@ -136,16 +185,21 @@ static int
 start_job(struct slot *s, struct slot_job *sj)
 {
     char why[PATH_MAX + 64];
-    int fd, rc;
+    int fd, dirfd, err;
 
-    sj->out_dirfd = -1;
     sj->started_ms = queue_now_ms();
     errlog_reset_tail(&s->errlog);
     if ((fd = open_input(s, sj)) == -1)
         return -1;
-    if ((sj->out_dirfd = confine_open_dir(&d.output_roots,
-                                          sj->job.output_dir)) == -1) {
-        int err = errno;
+    dirfd = confine_open_dir(&d.output_roots, sj->job.output_dir);
+    err = errno;
+    if (dirfd != -1 && (sj->persist = persist_new(d.loop, dirfd,
+                                                  sj->job.output_dir)) == NULL) {
+        close(dirfd);
+        dirfd = -1;
+        err = ENOMEM;
+    }
+    if (dirfd == -1) {
         snprintf(why, sizeof(why), "output_dir %s: %s", sj->job.output_dir,
                  err == EXDEV ? "outside output_roots" : strerror(err));
         close(fd);
@@ -154,9 +208,9 @@ start_job(struct slot *s, struct slot_job *sj)
     }
     log_debug("job=%lld worker=%d attempt=%d start %s", (long long)sj->job.id,
               s->pid, sj->job.attempts, sj->job.input);
-    rc = pool_send_job(s, sj, fd);
+    /* On failure the slot is being killed; its exit ends the attempt. */
+    (void)pool_send_job(s, sj, fd);
     close(fd); /* the worker holds its own copy now */
-    (void)rc;  /* on failure the slot is being killed; its exit ends it */
     return 0;
 }
 
@@ -177,15 +231,19 @@ announce_ready(void)
 static int
 claim_for(struct slot *s)
 {
-    struct slot_job sj;
-
     for (int i = 0; i < CLAIMS_PER_TURN; i++) {
+        struct slot_job *sj = calloc(1, sizeof(*sj));
         int rc;
 
-        memset(&sj, 0, sizeof(sj));
-        if ((rc = queue_claim_next(d.q, s->pid, &sj.job)) != 1)
+        if (sj == NULL) {
+            log_err("out of memory claiming a job");
+            return -1;
+        }
+        if ((rc = queue_claim_next(d.q, s->pid, &sj->job)) != 1) {
+            free(sj);
             return rc;
-        if (start_job(s, &sj) == 0)
+        }
+        if (start_job(s, sj) == 0)
             return 1;
     }
     dispatch_kick_soon(); /* many bad inputs in a row: let the loop breathe */
@@ -266,9 +324,8 @@ dispatch_kick_soon(void)
 }
 
 const char *
-dispatch_frame(struct slot *s, struct slot_job *sj, const struct msg_frame *m)
+dispatch_frame(struct slot_job *sj, const struct msg_frame *m)
 {
-    (void)s;
     if (m->job_id != (uint64_t)sj->job.id)
         return "FRAME for another job";
     if (m->index >= sj->job.frames)
@@ -277,15 +334,7 @@ dispatch_frame(struct slot *s, struct slot_job *sj, const struct msg_frame *m)
         return "FRAME index sent twice";
     sj->seen[m->index / 8] |= (uint8_t)(1u << (m->index % 8));
     sj->frames_received++;
-    if (sj->output_errno != 0)
-        return NULL; /* the attempt already failed; drain the rest */
-    if (output_write_frame(sj->out_dirfd, m->index, m->jpeg, m->jpeg_len,
-                           1) == -1) {
-        sj->output_errno = errno;
-        snprintf(sj->output_error, sizeof(sj->output_error),
-                 "write %s/frame_%u.jpg: %s", sj->job.output_dir, m->index,
-                 strerror(errno));
-    }
+    persist_frame(sj->persist, m->index, m->jpeg, m->jpeg_len);
     return NULL;
 }
 
@@ -307,22 +356,10 @@ dispatch_result(struct slot *s, struct slot_job *sj,
 {
     struct attempt_end e = {.kind = END_RESULT, .result_code = m->code,
                             .detail = m->error};
-    struct attempt_report r = {.exit_code = -1,
-                               .frames_decoded = (int)m->frames_decoded,
-                               .frames_written = (int)sj->frames_received};
 
-    if (sj->output_errno == 0 && m->code == RESULT_OK &&
-        output_sync_dir(sj->out_dirfd) == -1) {
-        sj->output_errno = errno;
-        snprintf(sj->output_error, sizeof(sj->output_error),
-                 "fsync %s: %s", sj->job.output_dir, strerror(errno));
-    }
-    if (sj->output_errno != 0) {
-        e.kind = END_OUTPUT;
-        e.sys_errno = sj->output_errno;
-        e.detail = sj->output_error;
-    }
-    finish(s, sj, &e, &r);
+    sj->exit_code = -1;
+    sj->frames_decoded = (int)m->frames_decoded;
+    end_attempt(s, sj, &e);
 }
 
 void
@@ -330,11 +367,9 @@ dispatch_attempt_end(struct slot *s, struct slot_job *sj,
                      const struct attempt_end *e, int exit_code,
                      int term_signal)
 {
-    struct attempt_report r = {.exit_code = term_signal ? -1 : exit_code,
-                               .term_signal = term_signal,
-                               .frames_written = (int)sj->frames_received};
-
-    finish(s, sj, e, &r);
+    sj->exit_code = term_signal ? -1 : exit_code;
+    sj->term_signal = term_signal;
+    end_attempt(s, sj, e);
     if (!d.is_draining)
         dispatch_kick_soon();
 }
@@ -363,6 +398,7 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     d.q = q;
     d.pool = p;
     d.cfg = cfg;
+    d.loop = loop;
     d.seen_data_version = -1;
     if (confine_init(&d.input_roots, cfg->input_roots, err, sizeof(err)) ==
             -1 ||

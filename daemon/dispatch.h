@@ -33,15 +33,14 @@ void dispatch_slot_idle(struct slot *);
  * A worker's FRAME for its job: checked and written.  Returns NULL, or the
  * protocol violation that must kill the worker.
  */
-const char *dispatch_frame(struct slot *, struct slot_job *,
-                           const struct msg_frame *);
+const char *dispatch_frame(struct slot_job *, const struct msg_frame *);
 /* Checks a RESULT against what the worker sent; NULL or the violation. */
 const char *dispatch_check_result(const struct slot_job *,
                                   const struct msg_result *);
-/* A checked RESULT: the attempt ends as the worker says. */
+/* A checked RESULT: the attempt ends as the worker says; sj is ours again. */
 void dispatch_result(struct slot *, struct slot_job *,
                      const struct msg_result *);
-/* The worker died or was killed during the job. */
+/* The worker died or was killed during the job; sj is ours again. */
 void dispatch_attempt_end(struct slot *, struct slot_job *,
                           const struct attempt_end *, int exit_code,
                           int term_signal);

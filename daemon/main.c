@@ -131,7 +131,7 @@ on_grace_over(uv_timer_t *t)
 
         if (s->state == SLOT_BUSY)
             log_notice("job=%lld still running after %d s grace; requeueing",
-                       (long long)s->sj.job.id, m.cfg.grace_s);
+                       (long long)s->sj->job.id, m.cfg.grace_s);
         if (s->state != SLOT_EMPTY)
             pool_kill(s, END_INTERRUPTED, "daemon stopped");
     }

@@ -112,7 +112,7 @@ end_job_on_death(struct slot *s)
 {
     struct attempt_end e = {0};
 
-    if (!s->has_job)
+    if (s->sj == NULL)
         return;
     if (s->is_killed) {
         e.kind = s->kill_reason;
@@ -126,8 +126,9 @@ end_job_on_death(struct slot *s)
         e.kind = END_EXIT;
         e.exit_code = (int)s->exit_status;
     }
-    s->has_job = 0;
-    dispatch_attempt_end(s, &s->sj, &e, (int)s->exit_status, s->term_signal);
+    struct slot_job *sj = s->sj;
+    s->sj = NULL;
+    dispatch_attempt_end(s, sj, &e, (int)s->exit_status, s->term_signal);
 }
 
 static void
@@ -141,7 +142,7 @@ slot_try_finalize(struct slot *s)
      * the install's fault, not a job's: count it for the respawn backoff.
      */
     if (s->state == SLOT_STARTING ||
-        (s->jobs_served == 0 && !s->has_job && !s->pool->is_draining &&
+        (s->jobs_served == 0 && s->sj == NULL && !s->pool->is_draining &&
          s->state != SLOT_DYING &&
          uv_now(s->pool->loop) - s->spawned_ms < 1000))
         s->start_failures++;
@@ -237,7 +238,7 @@ handle_frame(struct slot *s, const uint8_t *p, size_t len)
         protocol_violation(s, "unexpected or malformed FRAME");
         return;
     }
-    if ((why = dispatch_frame(s, &s->sj, &m)) != NULL)
+    if ((why = dispatch_frame(s->sj, &m)) != NULL)
         protocol_violation(s, why);
 }
 
@@ -251,15 +252,16 @@ handle_result(struct slot *s, const uint8_t *p, size_t len)
         protocol_violation(s, "unexpected or malformed RESULT");
         return;
     }
-    if ((why = dispatch_check_result(&s->sj, &m)) != NULL) {
+    if ((why = dispatch_check_result(s->sj, &m)) != NULL) {
         protocol_violation(s, why);
         return;
     }
     uv_timer_stop(&s->timer);
-    s->has_job = 0;
+    struct slot_job *sj = s->sj;
+    s->sj = NULL;
     s->jobs_served++;
     s->state = SLOT_IDLE;
-    dispatch_result(s, &s->sj, &m);
+    dispatch_result(s, sj, &m);
     if (s->state == SLOT_IDLE &&
         (s->jobs_served >= s->pool->set.max_jobs_per_worker ||
          s->pool->is_draining)) {
@@ -403,7 +405,7 @@ slot_reset(struct slot *s)
     s->exit_status = 0;
     s->term_signal = 0;
     s->is_killed = 0;
-    s->has_job = 0;
+    s->sj = NULL;
     s->jobs_served = 0;
     s->kill_detail[0] = '\0';
 }
@@ -494,13 +496,13 @@ on_job_timeout(uv_timer_t *t)
     struct slot *s = t->data;
 
     log_warn("slot=%d worker=%d job=%lld timeout after %d s, killing",
-             s->index, s->pid, (long long)s->sj.job.id,
+             s->index, s->pid, (long long)s->sj->job.id,
              s->pool->set.job_timeout_s);
     pool_kill(s, END_TIMEOUT, "");
 }
 
 int
-pool_send_job(struct slot *s, const struct slot_job *sj, int input_fd)
+pool_send_job(struct slot *s, struct slot_job *sj, int input_fd)
 {
     struct msg_job m = {.job_id = (uint64_t)sj->job.id,
                         .frames = sj->job.frames,
@@ -510,8 +512,7 @@ pool_send_job(struct slot *s, const struct slot_job *sj, int input_fd)
     long len = proto_encode_job(buf, sizeof(buf), &m);
     int fd = chan_fd(s);
 
-    s->sj = *sj;
-    s->has_job = 1;
+    s->sj = sj;
     errlog_reset_tail(&s->errlog);
     s->state = SLOT_BUSY;
     /*

@@ -21,15 +21,22 @@ enum slot_state {
     SLOT_DYING,    /* told or made to go; waiting for exit and EOF */
 };
 
-/* The job a busy slot works on, owned by the slot until the attempt ends. */
+/*
+ * One attempt of a job, owned by dispatch.c.  A busy slot points at it;
+ * after the attempt's end it lives on until its frames are on disk.
+ */
 struct slot_job {
     struct job job;
-    int out_dirfd;
+    struct persist *persist; /* the output directory's writer */
     uint32_t frames_received;
     uint8_t seen[PROTO_MAX_FRAMES / 8 + 1];
-    int output_errno; /* first failure writing a frame, 0 if none */
-    char output_error[256];
     int64_t started_ms;
+    /* How the attempt ended, kept while its last frames are synced. */
+    struct attempt_end end;
+    char detail[PROTO_ERROR_MAX + 1];
+    int worker_pid;
+    int exit_code, term_signal, frames_decoded;
+    char *stderr_tail;
 };
 
 struct slot {
@@ -48,8 +55,7 @@ struct slot {
     int term_signal;
     uint8_t *rbuf;
     size_t rlen, rcap;
-    int has_job;
-    struct slot_job sj;
+    struct slot_job *sj; /* while BUSY (or dying mid-job) */
     enum end_kind kill_reason; /* set when we killed it mid-job */
     int is_killed;
     char kill_detail[256];
@@ -80,11 +86,12 @@ int pool_init(struct pool *, uv_loop_t *, const struct pool_settings *);
 /* Spawns every worker. */
 void pool_start(struct pool *);
 /*
- * Hands an IDLE slot its job and the open input (kept open by the
+ * Hands an IDLE slot its job (the slot points at it until the attempt
+ * ends) and the open input (kept open by the
  * caller, which closes it after this returns).  Returns 0, or -1 when the
  * channel failed (the slot is then being killed).
  */
-int pool_send_job(struct slot *, const struct slot_job *, int input_fd);
+int pool_send_job(struct slot *, struct slot_job *, int input_fd);
 /* SIGKILLs a slot's worker; the attempt ends as `why` when it exits. */
 void pool_kill(struct slot *, enum end_kind why, const char *detail);
 /* Stops respawning; idle workers are told to exit. */
