@@ -224,7 +224,8 @@ handle_hello(struct slot *s, const uint8_t *p, size_t len)
     }
     s->state = SLOT_IDLE;
     s->start_failures = 0;
-    log_debug("slot=%d worker=%d ready", s->index, s->pid);
+    log_debug("slot=%d worker=%d ready in %llu ms", s->index, s->pid,
+              (unsigned long long)(uv_now(s->pool->loop) - s->spawned_ms));
     dispatch_slot_idle(s);
 }
 
