@@ -76,6 +76,10 @@ expect_match "SEGV: last_error names the signal" \
 expect_eq "SEGV: attempts rows" "$(attempt_rows "$seg")" \
     "1|RETRY|11 2|RETRY|11 3|FAILED|11 "
 replaced "$seg"
+# The worker's last words are kept with the attempt that crashed.
+expect_match "SEGV: the attempt keeps the worker's stderr" \
+    "$(q "SELECT stderr FROM attempts WHERE job_id=$seg AND attempt=1")" \
+    'libfault: injecting'
 
 expect_eq "ABORT: FAILED after 2, last_signal 6" \
     "$(q "SELECT status, attempts, last_signal FROM jobs WHERE id=$abrt")" \
