@@ -8,6 +8,9 @@
  * the number of packets read since with a smaller pts.  Timestamps alone
  * cannot do this for MP4: its index holds decode timestamps, and with
  * B-frames at a variable rate their sorted order is not that of the pts.
+ * AVI packets behind a reordering decoder carry no pts to count with:
+ * there a frame's place in the index, found by its timestamp, numbers it,
+ * less an offset that the first frame of the file shows (see learn_skew).
  * Other containers map frame numbers to timestamps through start_time and
  * the average frame rate.  The decoder seeks only when the target's
  * keyframe lies beyond what it has read, so targets inside one GOP cost
@@ -34,6 +37,8 @@
 #define TABLE_MAX_ENTRIES ((size_t)1 << 22)
 /* Back-off seeks when the demuxer lands past the target; then the start. */
 #define SEEK_RETRIES 4
+/* Frames an AVI keyframe may show past its index place (H.264's DPB). */
+#define LEAD_MAX 16
 /* libav error lines per job: enough to diagnose, bounded for stderr. */
 #define AV_LOG_LINES_PER_JOB 8
 
@@ -112,12 +117,17 @@ struct job {
     int is_run_start;     /* the next packet read starts a run */
     int has_anchor;       /* run_base is known: frames can be counted */
     int64_t run_base;     /* frames that come before the run */
+    int64_t run_key_dts;  /* dts of the run's first packet, or NOPTS */
     int64_t *run_pts;     /* pts of the run's packets, ascending */
     size_t run_len;
     size_t run_cap;
     int64_t run_last;     /* number of the run's last frame, or -1 */
+    int has_skew;         /* frames are numbered by their index place */
+    int64_t skew;         /* frame n's timestamp is index entry n + skew */
+    int64_t skew_ts;      /* frame 0's timestamp minus start */
+    int64_t lead;         /* most a landing showed past its index place */
     int64_t cur_num;      /* display number of j->frame */
-    int is_cur_counted;   /* cur_num was counted, not estimated */
+    int is_cur_counted;   /* cur_num is exact: counted or placed */
     int has_kept;
     int64_t kept_ts;
     int64_t kept_num;
@@ -520,7 +530,8 @@ target_of(const struct job *j, int64_t n)
     struct target t = {.n = n};
 
     if (j->table != NULL && (size_t)n < j->table_len) {
-        t.pts = j->table[n];
+        /* Aim early enough for the keyframes seen so far (note_landing). */
+        t.pts = j->table[n > j->lead ? n - j->lead : 0];
         plan_table_window(j->table, j->table_len, (size_t)n, &t.lo, &t.hi);
         return t;
     }
@@ -582,6 +593,7 @@ note_packet(struct job *j, const AVPacket *pkt)
         j->is_run_start = 0;
         j->run_len = 0;
         j->run_last = -1;
+        j->run_key_dts = pkt->dts;
         j->has_anchor = j->table != NULL && pkt->dts != AV_NOPTS_VALUE;
         if (j->has_anchor)
             j->run_base = (int64_t)plan_count_below(
@@ -676,12 +688,17 @@ next_frame(struct job *j)
     if (j->is_cur_counted) {
         j->cur_num = j->run_base + (int64_t)plan_count_below(
             j->run_pts, j->run_len, j->frame->pts);
-        if (j->cur_num <= j->run_last)
-            j->cur_num = j->run_last + 1;
-        j->run_last = j->cur_num;
+    } else if (j->has_skew) { /* no pts to count with: see learn_skew */
+        j->cur_num = plan_table_place(j->table, j->table_len, j->cur_ts,
+                                      j->frame_dur) - j->skew;
+        j->is_cur_counted = 1;
     } else {
         j->cur_num = frame_number_of(j, j->cur_ts);
+        return GOT_FRAME;
     }
+    if (j->cur_num <= j->run_last)
+        j->cur_num = j->run_last + 1;
+    j->run_last = j->cur_num;
     return GOT_FRAME;
 }
 
@@ -695,6 +712,62 @@ reset_position(struct job *j)
     j->is_demux_eof = 0;
     j->is_run_start = 1;
     j->has_anchor = 0;
+    j->run_key_dts = AV_NOPTS_VALUE;
+}
+
+/* Keeps the current frame for positions that want it (again). */
+static void
+keep(struct job *j)
+{
+    av_frame_unref(j->kept);
+    j->has_kept = av_frame_ref(j->kept, j->frame) == 0;
+    j->kept_ts = j->cur_ts;
+    j->kept_num = j->cur_num;
+    j->is_kept_counted = j->is_cur_counted;
+    j->kept_kf = AV_NOPTS_VALUE;
+}
+
+/*
+ * AVI stores decode timestamps only, and a decoder that reorders (MPEG-4
+ * with B-frames) stamps each frame it outputs with the dts of the packet
+ * that pushed it out: frame n's timestamp is index entry n + skew, skew
+ * being the decoder's delay in packets (1 behind B-frames; Xvid's leading
+ * empty chunks add theirs).  The packets lack pts, so no run can count
+ * frames.  Frame 0 is by definition the first frame of the file, so its
+ * timestamp gives the skew.  Frames that can be counted need no skew.
+ * The frame is kept as if delivered, for the first position (always frame
+ * 0, or in keyframe mode the keyframe it starts with) to take without
+ * decoding it again.
+ */
+static int
+learn_skew(struct job *j)
+{
+    int is_sloppy = j->is_seek_sloppy;
+    int got;
+
+    if (j->table == NULL)
+        return RESULT_OK;
+    /* find_stream_info queued what it read: the demuxer is at the start. */
+    j->is_run_start = 1;
+    got = next_frame(j);
+    /* Reading from the start is no seek: its first packet says nothing. */
+    j->is_seek_sloppy = is_sloppy;
+    if (got == GOT_ERROR)
+        return j->code;
+    if (got == GOT_EOF)
+        return RESULT_OK;
+    if (!j->is_cur_counted) {
+        j->has_skew = 1;
+        j->skew = plan_table_place(j->table, j->table_len, j->cur_ts,
+                                   j->frame_dur);
+        j->skew_ts = j->cur_ts - j->start;
+        j->cur_num = 0;
+        j->is_cur_counted = 1;
+        j->run_last = 0;
+    }
+    keep(j);
+    j->kept_kf = j->run_key_dts; /* and for keyframe mode's */
+    return RESULT_OK;
 }
 
 /* Whether the current frame is frame t->n or one that comes after it. */
@@ -744,12 +817,34 @@ should_seek(const struct job *j, const struct target *t)
 }
 
 /*
+ * Learns how far past its index place the first frame after a seek shows,
+ * where frames are numbered by skew: an open GOP's keyframe sorts before
+ * the B-frames shown ahead of it, so a target among those lands past them.
+ * Later targets aim that much earlier (see target_of).
+ */
+static void
+note_landing(struct job *j)
+{
+    int64_t lead;
+
+    if (!j->has_skew || j->run_key_dts == AV_NOPTS_VALUE)
+        return;
+    lead = j->cur_num - (int64_t)plan_count_below(
+        j->table, j->table_len, j->run_key_dts + j->idx_shift);
+    if (lead > LEAD_MAX)
+        lead = LEAD_MAX;
+    if (lead > j->lead)
+        j->lead = lead;
+}
+
+/*
  * Seeks to the keyframe at or before the target and decodes the first
  * frame after it.  Should the decoder start past the target (timestamps
- * that only estimate, a demuxer that lands between keyframes), the seek
- * is retried further back, at last from the start; a sloppy demuxer is
- * aimed one GOP early from the outset.  A demuxer that cannot seek at all
- * is decoded forward instead.
+ * that only estimate, a demuxer that lands between keyframes, a keyframe
+ * shown after B-frames it precedes in the index), the seek is retried
+ * further back (one keyframe at a time where the index lists every frame),
+ * at last from the start; a sloppy demuxer is aimed one GOP early from the
+ * outset.  A demuxer that cannot seek at all is decoded forward instead.
  */
 static int
 seek_near(struct job *j, const struct target *t)
@@ -773,6 +868,8 @@ seek_near(struct job *j, const struct target *t)
         reset_position(j);
         if ((got = next_frame(j)) == GOT_ERROR)
             return got;
+        if (got == GOT_FRAME)
+            note_landing(j);
         /* No keyframe after the landing: only sloppy seeks do that. */
         is_late = got == GOT_EOF ? j->is_seek_sloppy : is_past(j, t);
         if (!is_late || tries >= SEEK_RETRIES) {
@@ -780,7 +877,12 @@ seek_near(struct job *j, const struct target *t)
                 return got;
             break;
         }
-        back = back == 0 ? (one_s > 0 ? one_s : 1) : back * 2;
+        /* Back to the indexed keyframe before the landing, else by time. */
+        if (j->is_index_exact && j->run_key_dts != AV_NOPTS_VALUE &&
+            t->pts - (j->run_key_dts + j->idx_shift) >= back)
+            back = t->pts - (j->run_key_dts + j->idx_shift) + 1;
+        else
+            back = back == 0 ? (one_s > 0 ? one_s : 1) : back * 2;
     }
     /* The target's GOP is at least this long: a lower bound for later. */
     if (j->cur_ts < t->pts && t->pts - j->cur_ts > j->gop)
@@ -792,20 +894,16 @@ seek_near(struct job *j, const struct target *t)
 static int
 deliver(struct job *j, uint32_t index, int is_kept)
 {
+    int64_t ts = is_kept ? j->kept_ts : j->cur_ts;
     int rc;
 
     /* Keep a reference: a later position may want the same frame. */
-    if (!is_kept) {
-        av_frame_unref(j->kept);
-        j->has_kept = av_frame_ref(j->kept, j->frame) == 0;
-        j->kept_ts = j->cur_ts;
-        j->kept_num = j->cur_num;
-        j->is_kept_counted = j->is_cur_counted;
-        j->kept_kf = AV_NOPTS_VALUE;
-    }
+    if (!is_kept)
+        keep(j);
+    if (j->has_skew)
+        ts -= j->skew_ts; /* frame 0 shows at start */
     rc = j->cb(j->cb_arg, index, is_kept ? j->kept_num : j->cur_num,
-               plan_pts_to_us(is_kept ? j->kept_ts : j->cur_ts, j->start,
-                              j->tb),
+               plan_pts_to_us(ts, j->start, j->tb),
                is_kept ? j->kept : j->frame, j->err, j->errlen);
     if (rc != RESULT_OK) {
         j->code = rc;
@@ -898,7 +996,11 @@ extract_keyframe(struct job *j, const int64_t *pos, uint32_t n)
             return j->code;
         if ((rc = deliver(j, i, 0)) != RESULT_OK)
             return rc;
-        j->kept_kf = kf;
+        /*
+         * The keyframe landed on, which is the one aimed at unless the seek
+         * landed late (a keyframe shown after the B-frames before it).
+         */
+        j->kept_kf = kf != AV_NOPTS_VALUE ? j->run_key_dts : kf;
     }
     return RESULT_OK;
 }
@@ -910,6 +1012,7 @@ job_init(struct job *j, frame_cb cb, void *cb_arg,
     memset(j, 0, sizeof(*j));
     j->src.fd = -1;
     j->pkt_pos = -1;
+    j->run_key_dts = AV_NOPTS_VALUE;
     j->kept_kf = AV_NOPTS_VALUE;
     j->cb = cb;
     j->cb_arg = cb_arg;
@@ -957,7 +1060,8 @@ decode_extract(int fd, const struct extract_req *req, frame_cb cb,
     av_lines_left = AV_LOG_LINES_PER_JOB;
     if ((rc = job_init(&j, cb, cb_arg, stats, err, errlen)) != RESULT_OK ||
         (rc = job_open(&j, fd)) != RESULT_OK ||
-        (rc = job_count(&j)) != RESULT_OK)
+        (rc = job_count(&j)) != RESULT_OK ||
+        (rc = learn_skew(&j)) != RESULT_OK)
         goto out;
     stats->total_frames = j.total;
     if ((pos = calloc(req->frames > 0 ? req->frames : 1, sizeof(*pos))) ==

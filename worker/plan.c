@@ -158,6 +158,21 @@ plan_table_nearest(const int64_t *t, size_t len, int64_t v)
     return lo;
 }
 
+int64_t
+plan_table_place(const int64_t *t, size_t len, int64_t v, int64_t dur)
+{
+    size_t i = plan_table_nearest(t, len, v);
+    wide steps;
+
+    if (i + 1 < len || v <= t[i])
+        return (int64_t)i;
+    if (dur < 1)
+        dur = 1;
+    /* Half a step or less rounds down, like a tie in the table. */
+    steps = ((wide)v - t[i] + (dur - 1) / 2) / dur;
+    return clamp64((wide)i + steps);
+}
+
 /* floor(v / 2); C division truncates towards zero instead. */
 static int64_t
 half_floor(wide v)

@@ -79,6 +79,15 @@ void plan_sorted_insert(int64_t *t, size_t *len, int64_t v);
 size_t plan_table_nearest(const int64_t *t, size_t len, int64_t v);
 
 /*
+ * Place of v in the ascending table t (len > 0) extended past its end by
+ * steps of dur: the index of the nearest entry (ties to the earlier one),
+ * or beyond the last entry by more than dur / 2, len - 1 plus the number
+ * of steps, rounded the same way.  dur < 1 counts as 1.
+ */
+int64_t plan_table_place(const int64_t *t, size_t len, int64_t v,
+                         int64_t dur);
+
+/*
  * The window of timestamps that still count as frame n of the ascending
  * table t: [*lo, *hi], bounded by the midpoints to the neighbours (open to
  * INT64_MIN/INT64_MAX at the ends).  n must be < len.

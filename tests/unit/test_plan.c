@@ -161,6 +161,44 @@ test_table(void)
     CHECK(lo == 0 && hi == INT64_MAX);
 }
 
+/*
+ * An AVI index (decode timestamps, in frames) behind MPEG-4 with B-frames:
+ * frame n shows at entry n + 1, the last one past the table.  Xvid leaves
+ * empty chunks ahead (no entries for dts 1 and 2), and frames dropped
+ * mid-stream leave gaps the place skips over.
+ */
+static void
+test_table_place(void)
+{
+    const int64_t avi[] = {0, 1, 2, 3, 4, 5};
+    const int64_t xvid[] = {0, 3, 4, 5, 6};
+    const int64_t gap[] = {0, 1, 2, 6, 7};
+    const int64_t mp4[] = {0, 512, 1024, 1536};
+
+    for (int64_t n = 0; n < 6; n++)
+        CHECKF(plan_table_place(avi, 6, n + 1, 1) - 1 == n, "n=%lld",
+               (long long)n);
+    CHECK(plan_table_place(avi, 6, 9, 1) == 9);
+    CHECK(plan_table_place(avi, 6, -4, 1) == 0);
+    for (int64_t n = 0; n < 6; n++)
+        CHECKF(plan_table_place(xvid, 5, n + 3, 1) - 1 == n, "n=%lld",
+               (long long)n);
+    CHECK(plan_table_place(gap, 5, 6, 1) == 3);
+    CHECK(plan_table_place(gap, 5, 4, 1) == 2); /* tie: earlier */
+    CHECK(plan_table_place(gap, 5, 8, 1) == 5);
+    /* Past the end in steps of dur, ties rounding down as in the table. */
+    CHECK(plan_table_place(mp4, 4, 1536, 512) == 3);
+    CHECK(plan_table_place(mp4, 4, 1792, 512) == 3);
+    CHECK(plan_table_place(mp4, 4, 1793, 512) == 4);
+    CHECK(plan_table_place(mp4, 4, 2048, 512) == 4);
+    CHECK(plan_table_place(mp4, 4, 2305, 512) == 5);
+    CHECK(plan_table_place(mp4, 4, 1600, 0) == 67); /* dur < 1: 1 */
+    CHECK(plan_table_place(mp4, 1, 600, 512) == 1);
+    CHECK(plan_table_place(mp4, 4, INT64_MAX, 1) == INT64_MAX - 1533);
+    const int64_t low[] = {INT64_MIN};
+    CHECK(plan_table_place(low, 1, INT64_MAX, 1) == INT64_MAX); /* clamps */
+}
+
 /* Packet pts in decode order, as an x264 stream with B-pyramid gives. */
 static void
 test_sorted_insert(void)
@@ -218,6 +256,7 @@ main(void)
     test_count();
     test_frame_pts();
     test_table();
+    test_table_place();
     test_sorted_insert();
     test_seek();
     return CHECK_DONE();
