@@ -14,7 +14,10 @@ fault_clip "$data/in/a.mp4" "$data/in/segv.mp4" FAULT_SEGV
 DB=$state/q.db
 
 DAEMON_LOG=$T/daemon.log
+# The checkout comes back read-only after the private /tmp, in case it
+# lives under /tmp itself (a CI clone may).
 bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \
+    --ro-bind "$REPO" "$REPO" \
     --bind "$state" "$state" --bind "$data" "$data" \
     --unshare-net --unshare-ipc --unshare-pid --unshare-uts \
     --unshare-user --uid 65534 --gid 65534 \
