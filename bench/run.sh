@@ -1,116 +1,359 @@
 #!/usr/bin/env bash
-# The cost of isolation: files per second through the daemon (queue, IPC,
-# durable output included) against the same files through
-# `frameshield-worker --extract-list` in one process per core (no queue,
-# no supervisor).  Runs are interleaved and repeated; the medians and
-# their ratio go to bench/RESULTS.md.  Usage: bench/run.sh [RUNS] [FILES]
+# The benchmark of issue 4: frameshield against the ways frames are
+# extracted today, on the same corpora in the same run, 2 parallel slots.
+# Regenerates bench/RESULTS.md; every figure in it comes from this run.
+#
+# usage: bench/run.sh [RUNS]          (make bench runs it with the defaults)
+# environment:
+#   BENCH_RUNS=3          interleaved runs per method and corpus (median)
+#   BENCH_SLOTS=2         parallel slots of every method (daemon workers)
+#   BENCH_CORPORA="mixed tiny long crashy"
+#   BENCH_EXACT_TINY=100  tiny/crashy files checked for frame-exactness
+#                         (mixed and long: all files)
+#   BENCH_CLAIMS=5000     timed claims per queue scenario
+#   BENCH_OUT=bench/RESULTS.md
+#
+# Methods (the clock of each is described in RESULTS.md):
+#   seed          bench/seed.py: SEED.txt's multiprocessing + OpenCV, fork
+#   ffmpeg        ffmpeg CLI, select=eq(n\,K)+..., -threads 1, xargs -P
+#   thumb         ffmpegthumbnailer at 0/20/40/60/80 %, xargs -P
+#   inproc[-kf]   frameshield-worker --extract-list, one process per slot
+#   fs[-kf]       frameshieldd (accurate / keyframe jobs)
+#   fs-nosandbox  frameshieldd --sandbox no
+#   fs-clean      frameshieldd --worker tests/faults/faulty-worker
+#                 --no-crash-retry -v on the tiny corpus
+#   fs-crashy     the same on the crashy corpus (10% SIGSEGV)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-runs=${1:-3}
-files=${2:-40}
-workers=$(nproc)
-corpus=bench/.corpus
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fs-bench.XXXXXX")
-daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-bench/corpus.sh "$corpus" small "$files"
-ls "$PWD/$corpus"/small_*.mp4 | head -n "$files" > "$tmp/list"
+RUNS=${1:-${BENCH_RUNS:-3}}
+SLOTS=${BENCH_SLOTS:-2}
+CORPORA=${BENCH_CORPORA:-mixed tiny long crashy}
+EXACT_TINY=${BENCH_EXACT_TINY:-100}
+CLAIMS=${BENCH_CLAIMS:-5000}
+OUT=${BENCH_OUT:-bench/RESULTS.md}
+CORPUS=$REPO/bench/.corpus
+T=$BENCH_TMP
+T0=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-now() { date +%s.%N; }
-
-# In-process limit: the file list split across one process per core.
-run_inprocess() {
-    local out=$tmp/inproc pids=() t0 t1
-    rm -rf "$out"
-    split -n "r/$workers" -d "$tmp/list" "$tmp/part."
-    t0=$(now)
-    for part in "$tmp"/part.*; do
-        awk -v o="$out" '{ n = split($0, a, "/"); print $0 "\t" o "/" a[n] }' \
-            "$part" > "$part.tsv"
-        bin/frameshield-worker --extract-list "$part.tsv" > /dev/null &
-        pids+=($!)
-    done
-    for p in "${pids[@]}"; do wait "$p"; done
-    t1=$(now)
-    rm -f "$tmp"/part.*
-    echo "$t0 $t1" | awk -v n="$files" '{ printf "%.2f\n", n / ($2 - $1) }'
-}
-
-# The daemon: all jobs inserted in one transaction, timed until the last
-# one is terminal.  The pool is up before the clock starts.
-run_daemon() {
-    local db=$tmp/q.db t0 t1 done_n=0
-    rm -rf "$tmp"/q.db* "$tmp/daemon"
-    bin/frameshieldd --db "$db" --workers "$workers" "$@" 2> "$tmp/daemon.log" &
-    daemon_pid=$!
-    until grep -q 'ready workers=' "$tmp/daemon.log"; do sleep 0.02; done
-    awk -v o="$tmp/daemon" -v q="'" '{ n = split($0, a, "/");
-        print "INSERT INTO jobs(input, output_dir) VALUES(" q $0 q ", " q o "/" a[n] q ");" }' \
-        "$tmp/list" > "$tmp/insert.sql"
-    t0=$(now)
-    { echo "BEGIN;"; cat "$tmp/insert.sql"; echo "COMMIT;"; } |
-        sqlite3 -cmd '.timeout 5000' "$db"
-    while [ "$done_n" -lt "$files" ]; do
-        sleep 0.01
-        done_n=$(sqlite3 -cmd '.timeout 5000' "$db" \
-            "SELECT count(*) FROM jobs WHERE status IN ('DONE','FAILED')")
-    done
-    t1=$(now)
-    local failed
-    failed=$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE status != 'DONE'")
-    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
-    kill "$daemon_pid"
-    wait "$daemon_pid" || true
-    daemon_pid=
-    [ "$failed" = 0 ] || { echo "daemon run: $failed jobs not DONE" >&2; exit 1; }
-    echo "$t0 $t1" | awk -v n="$files" '{ printf "%.2f\n", n / ($2 - $1) }'
-}
-
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-
-: > "$tmp/inproc.txt"
-: > "$tmp/daemon.txt"
-: > "$tmp/nosandbox.txt"
-rss=0
-for r in $(seq "$runs"); do
-    run_inprocess >> "$tmp/inproc.txt"
-    run_daemon >> "$tmp/daemon.txt"
-    run_daemon --sandbox no >> "$tmp/nosandbox.txt"
-    echo "run $r: in-process $(tail -n1 "$tmp/inproc.txt") files/s," \
-         "daemon $(tail -n1 "$tmp/daemon.txt") files/s," \
-         "daemon without sandbox $(tail -n1 "$tmp/nosandbox.txt") files/s," \
-         "daemon RSS ${rss} KiB"
+for tool in ffmpeg ffprobe ffmpegthumbnailer sqlite3 "$PY"; do
+    command -v "$tool" > /dev/null ||
+        { echo "bench: $tool missing (make bench installs it)" >&2; exit 1; }
 done
-inproc=$(median < "$tmp/inproc.txt")
-daemon=$(median < "$tmp/daemon.txt")
-nosandbox=$(median < "$tmp/nosandbox.txt")
-ratio=$(awk -v a="$daemon" -v b="$inproc" 'BEGIN { printf "%.3f", a / b }')
-ratio_ns=$(awk -v a="$nosandbox" -v b="$inproc" 'BEGIN { printf "%.3f", a / b }')
-sandbox_cost=$(awk -v a="$daemon" -v b="$nosandbox" 'BEGIN { printf "%.1f", (1 - a / b) * 100 }')
-range() { sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }'; }
+"$PY" -c 'import cv2' ||
+    { echo "bench: $PY cannot import cv2 (python3-opencv)" >&2; exit 1; }
+for f in bin/frameshieldd bin/frameshield-worker build/tests/fake_worker \
+    build/tests/libfault.so build/daemon/queue.o build/libcommon.a; do
+    [ -e "$f" ] || { echo "bench: $f missing: make all tests" >&2; exit 1; }
+done
 
-cat > bench/RESULTS.md <<MD
-# Benchmark results
+# --- corpora and job lists --------------------------------------------------
+say "corpora in $CORPUS (generated once, then reused)"
+corpus_t0=$(date +%s)
+for c in $CORPORA; do bench/corpus.sh "$CORPUS" "$c"; done
+corpus_secs=$(($(date +%s) - corpus_t0))
 
-Generated by \`bench/run.sh $runs $files\` on $(date -u +%Y-%m-%d), $(nproc) cores,
-$(ffmpeg -version | head -n1 | cut -d' ' -f1-3).
-Corpus: $files clips, 320x240, 4 s, H.264 (GOP 50, B-frames), 5 frames each,
-accurate mode, JPEG quality 90. Median of $runs interleaved runs (min–max).
+# jobs.CORPUS: INPUT <TAB> TRUE_FRAMES <TAB> NAME, in the corpus's order.
+for c in mixed tiny long; do
+    [ -s "$CORPUS/$c/manifest.tsv" ] || continue
+    awk -F'\t' '{ n = split($1, a, "/"); sub(/\.[^.]*$/, "", a[n])
+        print $1 "\t" $2 "\t" a[n] }' "$CORPUS/$c/manifest.tsv" > "$T/jobs.$c"
+done
+# crashy: tiny's list with the 50 FAULT_SEGV files swapped in.
+[ -s "$CORPUS/crashy/manifest.tsv" ] &&
+awk -F'\t' 'NR == FNR { n = split($1, a, "/"); faulty[a[n]] = $1; next }
+    { n = split($1, a, "/"); if (a[n] in faulty) $1 = faulty[a[n]]; print }' \
+    OFS='\t' "$CORPUS/crashy/manifest.tsv" "$T/jobs.tiny" > "$T/jobs.crashy"
 
-| method | files/s | ratio to in-process |
-|---|---|---|
-| in-process \`frameshield-worker --extract-list\`, $workers processes | $inproc ($(range "$tmp/inproc.txt")) | 1.000 |
-| frameshieldd, $workers workers, sqlite3 enqueue, durable output | $daemon ($(range "$tmp/daemon.txt")) | $ratio |
-| the same with \`--sandbox no\` | $nosandbox ($(range "$tmp/nosandbox.txt")) | $ratio_ns |
+methods_of() {
+    case $1 in
+    mixed) echo "seed ffmpeg thumb inproc inproc-kf fs fs-kf fs-nosandbox" ;;
+    tiny) echo "seed ffmpeg thumb inproc fs fs-nosandbox" ;;
+    long) echo "seed ffmpeg thumb inproc inproc-kf fs fs-kf" ;;
+    crashy) echo "fs-clean fs-crashy" ;;
+    esac
+}
+jobs_of() { # the job list a method runs on
+    if [ "$1" = crashy ] && [ "$2" = fs-clean ]; then
+        echo "$T/jobs.tiny"
+    else
+        echo "$T/jobs.$1"
+    fi
+}
 
-Cost of the worker sandbox (seccomp, rlimits, namespaces), daemon vs
-daemon without it: ${sandbox_cost}% of throughput (negative: within noise).
+# Per corpus and method, the inputs each method needs, made before any clock.
+for c in $CORPORA; do
+    for m in $(methods_of "$c"); do
+        j=$(jobs_of "$c" "$m")
+        o=$T/out/$c/$m
+        k=$T/in/$c.$m
+        mkdir -p "$T/in"
+        awk -F'\t' -v o="$o" '{ print $1 "\t" o "/" $3 }' "$j" > "$k.list"
+        case $m in
+        ffmpeg)
+            # xargs -L 1 unescapes one level: \\, reaches ffmpeg as \,
+            awk -F'\t' -v o="$o" '{ s = int($2 / 5); if (s < 1) s = 1; e = ""
+                for (i = 0; i < 5; i++) if (i * s < $2)
+                    e = e (e == "" ? "" : "+") "eq(n\\\\," i * s ")"
+                print "-i " $1 " -vf select=" e " -vsync 0 -threads 1" \
+                    " -q:v 2 -start_number 0 " o "/" $3 "/frame_%d.jpg" }' \
+                "$j" > "$k.args"
+            ;;
+        thumb)
+            awk -F'\t' -v o="$o" '{ for (i = 0; i < 5; i++)
+                print "-i " $1 " -o " o "/" $3 "/frame_" i ".jpg -t " \
+                    i * 20 "% -s 0" }' "$j" > "$k.args"
+            ;;
+        inproc | inproc-kf)
+            for ((s = 0; s < SLOTS; s++)); do
+                awk -v n="$SLOTS" -v s="$s" '(NR - 1) % n == s' "$k.list" \
+                    > "$k.part$s"
+                if [ "$m" = inproc-kf ]; then
+                    echo "--extract-list $k.part$s --mode keyframe"
+                else
+                    echo "--extract-list $k.part$s"
+                fi
+            done > "$k.args"
+            ;;
+        fs*)
+            mode=accurate
+            [ "$m" = fs-kf ] && mode=keyframe
+            {
+                echo "BEGIN;"
+                awk -F'\t' -v md="$mode" -v q="'" '{
+                    print "INSERT INTO jobs(input, output_dir, mode) VALUES(" \
+                        q $1 q ", " q $2 q ", " q md q ");" }' "$k.list"
+                echo "COMMIT;"
+            } > "$k.sql"
+            ;;
+        esac
+    done
+done
 
-Daemon resident memory at the end of the last run: ${rss} KiB.
-MD
-cat bench/RESULTS.md
+# --- one timed run of one method --------------------------------------------
+# Appends "corpus method run wall cpu files frames failed" to results.tsv.
+RESULTS=$T/results.tsv
+: > "$RESULTS"
+
+daemon_flags() {
+    case $1 in
+    fs | fs-kf) echo "" ;;
+    fs-nosandbox) echo "--sandbox no" ;;
+    fs-clean | fs-crashy)
+        echo "--worker $REPO/tests/faults/faulty-worker --no-crash-retry -v" ;;
+    esac
+}
+
+run_one() {
+    local c=$1 m=$2 r=$3 k=$T/in/$1.$2 o=$T/out/$1/$2 files line wall cpu
+    local frames=0 failed=0 mem=
+    files=$(wc -l < "$k.list")
+    rm -rf "$o"
+    mkdir -p "$T/mem" "$T/keep"
+    case $m in
+    seed | fs) mem=$T/mem/$c.$m.$r ;;
+    esac
+    case $m in
+    seed)
+        "$PY" bench/measure.py cmd --mem "$mem" -- "$PY" bench/seed.py \
+            "$k.list" "$SLOTS" > "$T/keep/$c.$m.out" 2> "$T/keep/$c.$m.err"
+        # the seed's own clock: after interpreter start and import cv2
+        line=$(grep '^files=' "$T/keep/$c.$m.out")
+        wall=$(sed 's/.* wall=\([^ ]*\).*/\1/' <<< "$line")
+        cpu=$(sed 's/.* cpu=\([^ ]*\).*/\1/' <<< "$line")
+        frames=$(sed 's/.* frames=\([^ ]*\).*/\1/' <<< "$line")
+        failed=$((files - $(sed 's/.* ok=\([^ ]*\).*/\1/' <<< "$line")))
+        ;;
+    ffmpeg | thumb)
+        # output directories exist before the clock (neither tool makes them)
+        cut -f2 "$k.list" | xargs mkdir -p
+        local cmd=(ffmpeg -nostdin -v error -threads 1)
+        [ "$m" = thumb ] && cmd=(ffmpegthumbnailer)
+        "$PY" bench/measure.py cmd --out "$T/keep/$c.$m.time" -- \
+            xargs -a "$k.args" -P "$SLOTS" -L 1 "${cmd[@]}" \
+            > /dev/null 2> "$T/keep/$c.$m.err"
+        line=$(cat "$T/keep/$c.$m.time")
+        wall=$(sed 's/wall=\([^ ]*\).*/\1/' <<< "$line")
+        cpu=$(sed 's/.* cpu=\([^ ]*\).*/\1/' <<< "$line")
+        frames=$(find "$o" -name 'frame_*.jpg' | wc -l)
+        failed=$(cut -f2 "$k.list" | while read -r d; do
+            [ -e "$d/frame_0.jpg" ] || echo x; done | wc -l)
+        ;;
+    inproc | inproc-kf)
+        "$PY" bench/measure.py cmd --out "$T/keep/$c.$m.time" -- \
+            xargs -a "$k.args" -P "$SLOTS" -L 1 bin/frameshield-worker \
+            > "$T/keep/$c.$m.stats" 2> "$T/keep/$c.$m.err"
+        line=$(cat "$T/keep/$c.$m.time")
+        wall=$(sed 's/wall=\([^ ]*\).*/\1/' <<< "$line")
+        cpu=$(sed 's/.* cpu=\([^ ]*\).*/\1/' <<< "$line")
+        # "frames=F decoded=D total=T in=IN" per file that succeeded
+        frames=$(awk '{ sub(/^frames=/, "", $1); s += $1 } END { print s + 0 }' \
+            "$T/keep/$c.$m.stats")
+        failed=$((files - $(grep -c '^frames=' "$T/keep/$c.$m.stats" || true)))
+        awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=")
+                if (kv[1] == "decoded") d += kv[2]; if (kv[1] == "frames") f += kv[2] } }
+            END { print d + 0, f + 0 }' "$T/keep/$c.$m.stats" > "$T/keep/$c.$m.decoded"
+        ;;
+    fs*)
+        local db=$T/db/$c.$m.db n
+        mkdir -p "$T/db"
+        rm -f "$db" "$db-wal" "$db-shm" "$db.lock"
+        # shellcheck disable=SC2046
+        start_daemon "$db" "$T/keep/$c.$m.$r.log" --workers "$SLOTS" \
+            $(daemon_flags "$m")
+        line=$("$PY" bench/measure.py daemon "$db" "$k.sql" "$files" \
+            "$DAEMON_PID" ${mem:+--mem "$mem"})
+        stop_daemon
+        wall=$(sed 's/wall=\([^ ]*\).*/\1/' <<< "$line")
+        cpu=$(sed 's/.* cpu=//' <<< "$line")
+        read -r frames failed < <(sqlite3 -separator ' ' "$db" \
+            "SELECT coalesce(sum(frames_written), 0),
+                    sum(status != 'DONE') FROM jobs")
+        n=$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE status NOT IN ('DONE','FAILED')")
+        [ "$n" = 0 ] || { echo "bench: $c $m: $n jobs not terminal" >&2; exit 1; }
+        sqlite3 -separator ' ' "$db" "SELECT coalesce(sum(frames_decoded), 0),
+            coalesce(sum(frames_written), 0) FROM attempts
+            WHERE outcome = 'DONE'" > "$T/keep/$c.$m.decoded"
+        if [ "$m" = fs-crashy ]; then
+            cp "$db" "$T/keep/$c.$m.$r.db"
+            sqlite3 "$T/keep/$c.$m.$r.db" "PRAGMA journal_mode=DELETE" > /dev/null
+        fi
+        rm -f "$db" "$db-wal" "$db-shm"
+        ;;
+    esac
+    [ -n "$wall" ] || { echo "bench: $c $m run $r: no timing" >&2; exit 1; }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$m" "$r" "$wall" "$cpu" \
+        "$files" "$frames" "$failed" >> "$RESULTS"
+    say "$c $m run $r: $(awk -v w="$wall" -v n="$files" \
+        'BEGIN { printf "%.2f files/s", n / w }') (${wall}s, cpu ${cpu}s," \
+        "frames $frames, failed $failed)"
+}
+
+# --- the interleaved runs ---------------------------------------------------
+for r in $(seq "$RUNS"); do
+    for c in $CORPORA; do
+        read -r -a ms <<< "$(methods_of "$c")"
+        n=${#ms[@]}
+        # rotate the order each run: no method always goes first
+        for ((i = 0; i < n; i++)); do
+            run_one "$c" "${ms[$(((i + r - 1) % n))]}" "$r"
+        done
+    done
+done
+
+# --- frame-exactness of the last run's output -------------------------------
+say "frame-exactness against ffmpeg select=eq(n\\,K) references"
+mkdir -p "$T/exact"
+for c in $CORPORA; do
+    for m in $(methods_of "$c"); do
+        j=$(jobs_of "$c" "$m")
+        case $c in
+        tiny | crashy)
+            # every (500 / EXACT_TINY)th clip, skipping the FAULT_SEGV ones
+            awk -F'\t' -v e="$EXACT_TINY" 'BEGIN { s = int(500 / e); if (s < 1) s = 1 }
+                $1 !~ /\/crashy\// && (NR - 1) % s == 0' "$j" ;;
+        *) cat "$j" ;;
+        esac | awk -F'\t' -v o="$T/out/$c/$m" '{ print $1 "\t" $2 "\t" o "/" $3 }' \
+            > "$T/exact/$c.$m.list"
+        "$PY" bench/exact.py "$CORPUS/refs/$c" "$T/exact/$c.$m.list" \
+            "$T/exact/$c.$m.details" > "$T/exact/$c.$m"
+        say "exact $c $m: $(cat "$T/exact/$c.$m")"
+    done
+done
+
+# --- queue measurements -----------------------------------------------------
+say "queue: claim latency with a million rows"
+cc -O2 -std=gnu11 -Icommon -Idaemon -Ibuild -o "$T/claimlat" bench/claimlat.c \
+    build/daemon/queue.o build/libcommon.a -lsqlite3
+mkdir -p "$T/queue"
+tiny0=$(head -n 1 "$T/jobs.tiny" | cut -f1)
+# make_db DB SQL-SELECT-OF-ROWS: schema, then a million rows in one INSERT
+make_db() {
+    rm -f "$1" "$1-wal" "$1-shm"
+    sqlite3 "$1" < sql/schema.sql
+    sqlite3 "$1" "PRAGMA journal_mode=WAL;
+        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c
+                                 WHERE i < 1000000)
+        INSERT INTO jobs(input, output_dir, frames, status, attempts,
+                         frames_written, started_at, finished_at,
+                         next_attempt_at) $2;" > /dev/null
+}
+now_ms=$(($(date +%s) * 1000))
+# pending: 1M PENDING; done900k: 900k DONE + 100k PENDING (a queue with a
+# history); retry10k: 989k DONE, then 10k RETRY still backing off ahead of
+# 1k PENDING (the claim walks past the waiting RETRY rows).
+make_db "$T/queue/pending.db" "SELECT $(sql_quote "$tiny0"), $(sql_quote "$T/noop-out"),
+    1, 'PENDING', 0, NULL, NULL, NULL, NULL FROM c"
+make_db "$T/queue/done900k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' || i, 5,
+    CASE WHEN i <= 900000 THEN 'DONE' ELSE 'PENDING' END,
+    i <= 900000, CASE WHEN i <= 900000 THEN 5 END,
+    CASE WHEN i <= 900000 THEN $now_ms - 3600000 + i / 1000 END,
+    CASE WHEN i <= 900000 THEN $now_ms - 3600000 + i / 1000 + 200 END, NULL FROM c"
+make_db "$T/queue/retry10k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' || i, 5,
+    CASE WHEN i <= 989000 THEN 'DONE' WHEN i <= 999000 THEN 'RETRY' ELSE 'PENDING' END,
+    i <= 999000, CASE WHEN i <= 989000 THEN 5 END,
+    CASE WHEN i <= 999000 THEN $now_ms - 3600000 END,
+    CASE WHEN i <= 999000 THEN $now_ms - 3500000 END,
+    CASE WHEN i > 989000 AND i <= 999000 THEN $now_ms + 86400000 END FROM c"
+for s in pending done900k retry10k; do
+    cp "$T/queue/$s.db" "$T/queue/claim.db"
+    rm -f "$T/queue/claim.db-wal" "$T/queue/claim.db-shm"
+    "$T/claimlat" "$T/queue/claim.db" "$CLAIMS" > "$T/queue/claim.$s"
+    say "claim $s: $(cat "$T/queue/claim.$s")"
+done
+rm -f "$T/queue/claim.db"*
+
+say "queue: state transitions with a no-op decode, 1M queued rows"
+printf '#!/bin/sh\nFAKE_MODE=good exec %s "$@"\n' "$REPO/build/tests/fake_worker" \
+    > "$T/fake-good"
+chmod +x "$T/fake-good"
+mkdir -p "$T/noop-out"
+start_daemon "$T/queue/pending.db" "$T/keep/noop.log" --workers "$SLOTS" \
+    --worker "$T/fake-good"
+"$PY" bench/measure.py rate "$T/queue/pending.db" "$DAEMON_PID" 2 10 \
+    --mem "$T/queue/rate.mem" > "$T/queue/rate"
+stop_daemon
+say "no-op: $(cat "$T/queue/rate") $(cat "$T/queue/rate.mem")"
+rm -f "$T/queue/"*.db*
+
+say "queue: notice latency of an external INSERT, idle CPU"
+start_daemon "$T/queue/notice.db" "$T/keep/notice.log" --workers "$SLOTS"
+"$PY" bench/measure.py notice "$T/queue/notice.db" "$DAEMON_PID" 20 "$tiny0" \
+    "$T/notice-out" > "$T/queue/notice"
+failed=$(sqlite3 "$T/queue/notice.db" "SELECT count(*) FROM jobs WHERE status != 'DONE'")
+stop_daemon
+say "notice: $(tr '\n' ' ' < "$T/queue/notice") (not DONE: $failed)"
+
+# --- the report -------------------------------------------------------------
+elapsed=$(($(date +%s) - T0))
+{
+    echo "command=${BENCH_COMMAND:-bench/run.sh${1:+ $1}}"
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "cpus=$(nproc)"
+    echo "cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "mem_gib=$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)"
+    echo "kernel=$(uname -r)"
+    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "load_start=$load_start"
+    echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "ffmpeg=$(ffmpeg -version | head -n 1 | cut -d' ' -f3)"
+    echo "opencv=$("$PY" -c 'import cv2; print(cv2.__version__)')"
+    echo "python=$("$PY" -c 'import sys; print(sys.version.split()[0])')"
+    echo "thumbnailer=$(ffmpegthumbnailer -v 2>&1 | head -n 1 | awk '{ print $NF }')"
+    echo "sqlite=$(sqlite3 --version | cut -d' ' -f1)"
+    echo "git=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- daemon worker common sql 2>/dev/null || echo '+uncommitted changes')"
+    echo "runs=$RUNS"
+    echo "slots=$SLOTS"
+    echo "corpora=$CORPORA"
+    echo "exact_tiny=$EXACT_TINY"
+    echo "claims=$CLAIMS"
+    echo "elapsed_s=$elapsed"
+    echo "corpus_s=$corpus_secs"
+} > "$T/meta"
+"$PY" bench/report.py "$T" "$CORPUS" > "$OUT"
+say "wrote $OUT in $((elapsed / 60)) min $((elapsed % 60)) s"
+cat "$OUT"
