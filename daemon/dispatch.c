@@ -156,10 +156,17 @@ open_input(struct slot *s, struct slot_job *sj)
 {
     char why[PATH_MAX + 64];
     struct stat st;
-    int fd = confine_open(&d.input_roots, sj->job.input,
-                          O_RDONLY | O_NONBLOCK);
-    int err = errno;
+    int fd, err;
 
+    /* The daemon's working directory means nothing to the caller. */
+    if (sj->job.input[0] != '/') {
+        snprintf(why, sizeof(why), "open %s: not an absolute path",
+                 sj->job.input);
+        fail_early(s, sj, END_INPUT, 0, why);
+        return -1;
+    }
+    fd = confine_open(&d.input_roots, sj->job.input, O_RDONLY | O_NONBLOCK);
+    err = errno;
     if (fd == -1) {
         snprintf(why, sizeof(why), "open %s: %s", sj->job.input,
                  err == EXDEV ? "outside input_roots" : strerror(err));
@@ -191,7 +198,9 @@ start_job(struct slot *s, struct slot_job *sj)
     errlog_reset_tail(&s->errlog);
     if ((fd = open_input(s, sj)) == -1)
         return -1;
-    dirfd = confine_open_dir(&d.output_roots, sj->job.output_dir);
+    dirfd = sj->job.output_dir[0] == '/'
+                ? confine_open_dir(&d.output_roots, sj->job.output_dir)
+                : (errno = EINVAL, -1);
     err = errno;
     if (dirfd != -1 && (sj->persist = persist_new(d.loop, dirfd,
                                                   sj->job.output_dir)) == NULL) {
@@ -201,7 +210,9 @@ start_job(struct slot *s, struct slot_job *sj)
     }
     if (dirfd == -1) {
         snprintf(why, sizeof(why), "output_dir %s: %s", sj->job.output_dir,
-                 err == EXDEV ? "outside output_roots" : strerror(err));
+                 err == EXDEV    ? "outside output_roots"
+                 : err == EINVAL ? "not an absolute path"
+                                 : strerror(err));
         close(fd);
         fail_early(s, sj, END_OUTPUT, err, why);
         return -1;

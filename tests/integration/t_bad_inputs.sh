@@ -32,12 +32,14 @@ devzero|/dev/zero|not a regular file
 empty|$T/empty.mp4|.....
 random|$T/random.mp4|.....
 audio|$T/audio.m4a|[Nn]o video stream
-trunc_moov_end|$T/trunc_moov_end.mp4|....."
+trunc_moov_end|$T/trunc_moov_end.mp4|.....
+relative|clip.mp4|not an absolute path"
 declare -A ids
 while IFS='|' read -r name input _; do
     ids[$name]=$(enqueue "$input" "$T/out.$name")
 done <<<"$cases"
 ids[trunc_faststart]=$(enqueue "$T/trunc_faststart.mp4" "$T/out.trunc_faststart")
+rel_out=$(enqueue "$T/clip.mp4" "relative/out")
 
 while IFS='|' read -r name input want; do
     id=${ids[$name]}
@@ -51,6 +53,11 @@ while IFS='|' read -r name input want; do
     check "$name: no frame written" \
         test -z "$(ls "$T/out.$name" 2>/dev/null)"
 done <<<"$cases"
+
+check "relative output_dir: terminal" wait_terminal "$rel_out" 15
+expect_eq "relative output_dir refused" \
+    "$(q "SELECT status, last_error FROM jobs WHERE id=$rel_out")" \
+    "FAILED|output_dir relative/out: not an absolute path"
 
 say "a faststart mp4 cut at 60%: the frames that exist, or a clear failure"
 id=${ids[trunc_faststart]}
