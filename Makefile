@@ -129,8 +129,10 @@ build/tests/fake_worker: tests/fakes/fake_worker.c build/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a,$^)
 
-deps:
-	@missing=$$(for p in $(DEB_PKGS); do \
+# Installs the Debian packages of $(1) that are missing: apt-get update
+# first, then apt-get install -y, through sudo when not root.
+define install_missing
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -139,6 +141,10 @@ deps:
 		$$SUDO apt-get update && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PKGS))
 
 test: deps
 	$(MAKE) all tests
@@ -155,9 +161,14 @@ run: deps
 	@mkdir -p var
 	exec bin/frameshieldd --db var/frameshield.db
 
+# The benchmark's baselines (bench/run.sh): Debian's OpenCV for the seed
+# method of ../shared/SEED.txt, and ffmpegthumbnailer.
+BENCH_PKGS = python3-opencv ffmpegthumbnailer
+
 bench: deps
+	$(call install_missing,$(BENCH_PKGS))
 	$(MAKE) all tests
-	bench/run.sh
+	BENCH_COMMAND="make bench" bench/run.sh
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/frameshield

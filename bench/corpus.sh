@@ -12,7 +12,9 @@
 #               6 x HEVC 1280x720 10 s, GOP 250, B-frames (x265 ultrafast)
 #               6 x VP9 640x360 10 s (webm), GOP 250
 #   tiny/    500 x H.264 160x120 1 s, GOP 25, 2 B-frames
-#   long/    2 x H.264 1280x720 5 min, GOP 250, 3 B-frames
+#   long/    2 x H.264 1280x720 5 min, GOP 280, 3 B-frames: the targets
+#            (every 1500th frame) fall 0, 100, 200, 20 and 120 frames after
+#            a keyframe, not on keyframes
 #   crashy/  every tenth tiny clip (index % 10 == 3: 50 files) remuxed
 #            with -metadata comment=FAULT_SEGV: the test fault injector
 #            (tests/faults/libfault.so) segfaults the worker that opens it.
@@ -35,6 +37,7 @@ gen() {
     [ -s "$out" ] && return 0
     case $codec in
     h264) enc=(-c:v libx264 -preset veryfast -g 250 -bf 3 -threads 2) ;;
+    h264long) enc=(-c:v libx264 -preset veryfast -g 280 -bf 3 -threads 2) ;;
     h264tiny) enc=(-c:v libx264 -preset veryfast -g 25 -bf 2 -threads 1) ;;
     hevc) enc=(-c:v libx265 -preset ultrafast -tag:v hvc1
         -x265-params "log-level=error:pools=2:frame-threads=1:keyint=250:min-keyint=250:bframes=3") ;;
@@ -93,15 +96,16 @@ tiny() {
     local d=$dir/tiny
     mkdir -p "$d"
     seq 0 499 | awk -v d="$d" '{ printf "%s/t%03d.mp4 %d\n", d, $1, $1 * 7 }' |
-        xargs -P "$(nproc)" -L 1 bash -c 'gen "$1" 160x120 1 "$2" h264tiny' _
+        while read -r f off; do [ -s "$f" ] || echo "$f $off"; done |
+        xargs -r -P "$(nproc)" -L 1 bash -c 'gen "$1" 160x120 1 "$2" h264tiny' _
     manifest "$d"
 }
 
 long() {
     local d=$dir/long
     mkdir -p "$d"
-    gen "$d/l0_h264_720p.mp4" 1280x720 300 0 h264
-    gen "$d/l1_h264_720p.mp4" 1280x720 300 977 h264
+    gen "$d/l0_h264_720p.mp4" 1280x720 300 0 h264long
+    gen "$d/l1_h264_720p.mp4" 1280x720 300 977 h264long
     manifest "$d"
 }
 

@@ -6,6 +6,8 @@
 # usage: bench/run.sh [RUNS]          (make bench runs it with the defaults)
 # environment:
 #   BENCH_RUNS=3          interleaved runs per method and corpus (median)
+#   BENCH_THUMB_RUNS=1    runs of ffmpegthumbnailer (in no goal; 2500
+#                         process starts per tiny run cost minutes)
 #   BENCH_SLOTS=2         parallel slots of every method (daemon workers)
 #   BENCH_CORPORA="mixed tiny long crashy"
 #   BENCH_EXACT_TINY=100  tiny/crashy files checked for frame-exactness
@@ -30,6 +32,7 @@ cd "$REPO"
 . bench/lib.sh
 
 RUNS=${1:-${BENCH_RUNS:-3}}
+THUMB_RUNS=${BENCH_THUMB_RUNS:-1}
 SLOTS=${BENCH_SLOTS:-2}
 CORPORA=${BENCH_CORPORA:-mixed tiny long crashy}
 EXACT_TINY=${BENCH_EXACT_TINY:-100}
@@ -50,6 +53,13 @@ for f in bin/frameshieldd bin/frameshield-worker build/tests/fake_worker \
     build/tests/libfault.so build/daemon/queue.o build/libcommon.a; do
     [ -e "$f" ] || { echo "bench: $f missing: make all tests" >&2; exit 1; }
 done
+
+# Other sessions may rebuild the tree meanwhile: fingerprint the binaries.
+fingerprint() {
+    sha256sum bin/frameshieldd bin/frameshield-worker build/tests/libfault.so \
+        build/tests/fake_worker build/daemon/queue.o | sha256sum | cut -c1-12
+}
+bins_start=$(fingerprint)
 
 # --- corpora and job lists --------------------------------------------------
 say "corpora in $CORPUS (generated once, then reused)"
@@ -122,11 +132,13 @@ for c in $CORPORA; do
         fs*)
             mode=accurate
             [ "$m" = fs-kf ] && mode=keyframe
+            # max_attempts 1: a job that fails makes the run invalid (the
+            # report says so) instead of timing 10 s + 40 s of retry backoff.
             {
                 echo "BEGIN;"
                 awk -F'\t' -v md="$mode" -v q="'" '{
-                    print "INSERT INTO jobs(input, output_dir, mode) VALUES(" \
-                        q $1 q ", " q $2 q ", " q md q ");" }' "$k.list"
+                    print "INSERT INTO jobs(input, output_dir, mode, max_attempts)" \
+                        " VALUES(" q $1 q ", " q $2 q ", " q md q ", 1);" }' "$k.list"
                 echo "COMMIT;"
             } > "$k.sql"
             ;;
@@ -240,7 +252,9 @@ for r in $(seq "$RUNS"); do
         n=${#ms[@]}
         # rotate the order each run: no method always goes first
         for ((i = 0; i < n; i++)); do
-            run_one "$c" "${ms[$(((i + r - 1) % n))]}" "$r"
+            m=${ms[$(((i + r - 1) % n))]}
+            [ "$m" = thumb ] && [ "$r" -gt "$THUMB_RUNS" ] && continue
+            run_one "$c" "$m" "$r"
         done
     done
 done
@@ -284,8 +298,8 @@ make_db() {
 }
 now_ms=$(($(date +%s) * 1000))
 # pending: 1M PENDING; done900k: 900k DONE + 100k PENDING (a queue with a
-# history); retry10k: 989k DONE, then 10k RETRY still backing off ahead of
-# 1k PENDING (the claim walks past the waiting RETRY rows).
+# history); retry10k: 980k DONE, then 10k RETRY still backing off ahead of
+# 10k PENDING (each claim walks past the waiting RETRY rows).
 make_db "$T/queue/pending.db" "SELECT $(sql_quote "$tiny0"), $(sql_quote "$T/noop-out"),
     1, 'PENDING', 0, NULL, NULL, NULL, NULL FROM c"
 make_db "$T/queue/done900k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' || i, 5,
@@ -294,11 +308,11 @@ make_db "$T/queue/done900k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' |
     CASE WHEN i <= 900000 THEN $now_ms - 3600000 + i / 1000 END,
     CASE WHEN i <= 900000 THEN $now_ms - 3600000 + i / 1000 + 200 END, NULL FROM c"
 make_db "$T/queue/retry10k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' || i, 5,
-    CASE WHEN i <= 989000 THEN 'DONE' WHEN i <= 999000 THEN 'RETRY' ELSE 'PENDING' END,
-    i <= 999000, CASE WHEN i <= 989000 THEN 5 END,
-    CASE WHEN i <= 999000 THEN $now_ms - 3600000 END,
-    CASE WHEN i <= 999000 THEN $now_ms - 3500000 END,
-    CASE WHEN i > 989000 AND i <= 999000 THEN $now_ms + 86400000 END FROM c"
+    CASE WHEN i <= 980000 THEN 'DONE' WHEN i <= 990000 THEN 'RETRY' ELSE 'PENDING' END,
+    i <= 990000, CASE WHEN i <= 980000 THEN 5 END,
+    CASE WHEN i <= 990000 THEN $now_ms - 3600000 END,
+    CASE WHEN i <= 990000 THEN $now_ms - 3500000 END,
+    CASE WHEN i > 980000 AND i <= 990000 THEN $now_ms + 86400000 END FROM c"
 for s in pending done900k retry10k; do
     cp "$T/queue/$s.db" "$T/queue/claim.db"
     rm -f "$T/queue/claim.db-wal" "$T/queue/claim.db-shm"
@@ -331,7 +345,8 @@ say "notice: $(tr '\n' ' ' < "$T/queue/notice") (not DONE: $failed)"
 # --- the report -------------------------------------------------------------
 elapsed=$(($(date +%s) - T0))
 {
-    echo "command=${BENCH_COMMAND:-bench/run.sh${1:+ $1}}"
+    echo "command=$(env | grep '^BENCH_' | grep -v '^BENCH_COMMAND=' | sort |
+        tr '\n' ' ')${BENCH_COMMAND:-bench/run.sh${1:+ $1}}"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "cpus=$(nproc)"
     echo "cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -347,11 +362,14 @@ elapsed=$(($(date +%s) - T0))
     echo "sqlite=$(sqlite3 --version | cut -d' ' -f1)"
     echo "git=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- daemon worker common sql 2>/dev/null || echo '+uncommitted changes')"
     echo "runs=$RUNS"
+    echo "thumb_runs=$THUMB_RUNS"
     echo "slots=$SLOTS"
     echo "corpora=$CORPORA"
     echo "exact_tiny=$EXACT_TINY"
     echo "claims=$CLAIMS"
     echo "elapsed_s=$elapsed"
+    echo "bins_start=$bins_start"
+    echo "bins_end=$(fingerprint)"
     echo "corpus_s=$corpus_secs"
 } > "$T/meta"
 "$PY" bench/report.py "$T" "$CORPUS" > "$OUT"
