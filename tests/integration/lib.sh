@@ -258,6 +258,18 @@ wrap_worker() {
 
 fault_worker() { wrap_worker "$FAULTY" "$@"; }
 
+# after_fault LABEL: the daemon is up, the pool is back to $N workers and
+# a clean job ($T/normal.mp4) still ends DONE with 5 frames.
+after_fault() {
+    local id
+    check "$1: daemon alive" daemon_alive
+    check "$1: pool back to $N workers" wait_workers "$DAEMON_PID" "$N" 10
+    id=$(enqueue "$T/normal.mp4" "$T/out.after.$1")
+    check_sql "$1: a normal job afterwards ends DONE" \
+        "SELECT status, frames_written FROM jobs WHERE id=$id" "DONE|5" 20 ||
+        dump_job "$id"
+}
+
 # --- queue ----------------------------------------------------------------
 
 q() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }

@@ -24,18 +24,6 @@ attempt_rows() {
        FROM attempts WHERE job_id=$1 ORDER BY attempt" | tr '\n' ' '
 }
 
-# after_fault WHAT: the daemon is up, the pool is full again and a normal
-# job still ends DONE.
-after_fault() {
-    local id
-    check "$1: daemon alive" daemon_alive
-    check "$1: pool back to $N workers" wait_workers "$DAEMON_PID" "$N" 10
-    id=$(enqueue "$T/normal.mp4" "$T/out.after.$1")
-    check_sql "$1: a normal job afterwards ends DONE" \
-        "SELECT status, frames_written FROM jobs WHERE id=$id" "DONE|5" 20 ||
-        dump_job "$id"
-}
-
 # replaced ID: every attempt ran in a different worker, and each worker
 # that crashed is gone.
 replaced() {

@@ -55,18 +55,6 @@ attempt_stderr() {
     q "SELECT coalesce(stderr, '') FROM attempts WHERE job_id=$1"
 }
 
-# normal_job LABEL: a clean job on the running daemon ends DONE with 5
-# frames and the pool is full again.
-normal_job() {
-    local id
-    check "$1: daemon alive" daemon_alive
-    check "$1: pool back to $N workers" wait_workers "$DAEMON_PID" "$N" 10
-    id=$(enqueue "$T/normal.mp4" "$T/out.after.$1")
-    check_sql "$1: a normal job afterwards ends DONE" \
-        "SELECT status, frames_written FROM jobs WHERE id=$id" "DONE|5" 20 ||
-        dump_job "$id"
-}
-
 # ---------------------------------------------------------------------------
 say "a live, idle worker is confined"
 start_daemon --worker "$WORKER" --workers "$N"
@@ -145,7 +133,7 @@ check "no 'libfault: ESCAPED' in the daemon log" \
     test -z "$(grep 'libfault: ESCAPED' "$DAEMON_LOG")"
 check "no 'libfault: DENIED' in the daemon log (killed, not refused)" \
     test -z "$(grep 'libfault: DENIED' "$DAEMON_LOG")"
-normal_job escapes
+after_fault escapes
 stop_daemon
 
 # ---------------------------------------------------------------------------
@@ -170,7 +158,7 @@ check "MEMBOMB: malloc failed below the limit (after ${mb:-?} MiB)" \
     test -n "$mb" -a "${mb:-999}" -lt 256
 rss=$(status_field "$DAEMON_PID" VmRSS)
 check "daemon RSS stays small (${rss:-?} kB < 65536)" test "${rss:-999999}" -lt 65536
-normal_job membomb
+after_fault membomb
 stop_daemon
 
 # ---------------------------------------------------------------------------
@@ -199,7 +187,7 @@ expect_match "1920x1080 marked FAULT_SEGV: last_error says too large" \
     "$(job_field "$bigseg" last_error)" 'too large'
 expect_eq "1280x720 (0.92 megapixels) under the limit: DONE" \
     "$(q "SELECT status, frames_written FROM jobs WHERE id=$ok720")" "DONE|5"
-normal_job megapixels
+after_fault megapixels
 stop_daemon
 
 # ---------------------------------------------------------------------------
@@ -215,7 +203,7 @@ wait_terminal "$huge" 20 || { fail "big input job not terminal"; dump_job "$huge
 expect_eq "$size-byte input: FAILED" "$(job_field "$huge" status)" FAILED
 expect_match "$size-byte input: last_error" "$(job_field "$huge" last_error)" \
     'input too large'
-normal_job max-input
+after_fault max-input
 stop_daemon
 
 # ---------------------------------------------------------------------------
@@ -236,6 +224,6 @@ expect_eq "OPEN unsandboxed: FAILED by exit code 99, no signal" \
     "FAILED|none|99"
 check "OPEN unsandboxed: 'libfault: ESCAPED open' in the daemon log" \
     grep -q 'libfault: ESCAPED open' "$DAEMON_LOG"
-normal_job nosandbox
+after_fault nosandbox
 stop_daemon
 finish
