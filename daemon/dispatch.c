@@ -34,6 +34,10 @@ static struct {
     uv_timer_t kick_timer;
     uv_timer_t wake_timer;
     int64_t seen_data_version;
+    int64_t retry_due_ms; /* the retry the wake timer waits for, or -1 */
+    int has_runnable;     /* we made a job runnable now: claim without
+                             waiting for data_version, which our own
+                             commits do not move */
     int is_draining;
     struct dispatch_stats stats;
     struct roots input_roots, output_roots;
@@ -73,6 +77,10 @@ finish(struct slot_job *sj)
     else if (is_stale)
         log_notice("job=%lld attempt=%d result dropped: the job changed "
                    "meanwhile", (long long)sj->job.id, sj->job.attempts);
+    if (o.status == JOB_RETRY && o.delay_s == 0) {
+        d.has_runnable = 1;
+        dispatch_kick_soon();
+    }
     d.stats.done += o.status == JOB_DONE;
     d.stats.retried += o.status == JOB_RETRY;
     d.stats.failed += o.status == JOB_FAILED;
@@ -288,43 +296,50 @@ static void on_wake(uv_timer_t *);
 static void
 schedule_wake(void)
 {
-    int64_t next = queue_next_retry_ms(d.q);
+    int64_t now = queue_now_ms();
     int64_t delay = WAKE_MAX_MS;
 
-    if (next > 0 && next - queue_now_ms() < delay)
-        delay = next - queue_now_ms();
+    d.retry_due_ms = queue_next_retry_ms(d.q);
+    if (d.retry_due_ms > 0 && d.retry_due_ms - now < delay)
+        delay = d.retry_due_ms - now;
     if (delay < 0)
         delay = 0;
     uv_timer_start(&d.wake_timer, on_wake, (uint64_t)delay, 0);
 }
 
 /*
- * The periodic look costs one PRAGMA: claims run only when another
- * connection committed (data_version moved) or a retry fell due.
+ * Claims only when there may be something to claim: another connection
+ * committed (data_version moved), a backoff ran out, or we requeued a
+ * job ourselves.  An idle daemon's periodic look is two small queries.
  */
+static void
+kick_if_needed(void)
+{
+    int is_retry_due = d.retry_due_ms > 0 &&
+                       d.retry_due_ms <= queue_now_ms() + 5;
+
+    if (d.is_draining)
+        return;
+    if (d.has_runnable || is_retry_due ||
+        queue_data_version(d.q) != d.seen_data_version) {
+        d.has_runnable = 0;
+        kick();
+    }
+    schedule_wake();
+}
+
 static void
 on_wake(uv_timer_t *t)
 {
-    int64_t next = queue_next_retry_ms(d.q);
-
     (void)t;
-    if (d.is_draining)
-        return;
-    if (queue_data_version(d.q) != d.seen_data_version || next == -1 ||
-        next <= queue_now_ms() + 5)
-        kick();
-    schedule_wake();
+    kick_if_needed();
 }
 
 static void
 on_kick(uv_timer_t *t)
 {
     (void)t;
-    if (d.is_draining)
-        return;
-    if (queue_data_version(d.q) != d.seen_data_version)
-        kick();
-    schedule_wake();
+    kick_if_needed();
 }
 
 void
@@ -381,8 +396,6 @@ dispatch_attempt_end(struct slot *s, struct slot_job *sj,
     sj->exit_code = term_signal ? -1 : exit_code;
     sj->term_signal = term_signal;
     end_attempt(s, sj, e);
-    if (!d.is_draining)
-        dispatch_kick_soon();
 }
 
 void
@@ -411,6 +424,7 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     d.cfg = cfg;
     d.loop = loop;
     d.seen_data_version = -1;
+    d.retry_due_ms = -1;
     if (confine_init(&d.input_roots, cfg->input_roots, err, sizeof(err)) ==
             -1 ||
         confine_init(&d.output_roots, cfg->output_roots, err,
