@@ -162,8 +162,9 @@ run: deps
 	exec bin/frameshieldd --db var/frameshield.db
 
 # The benchmark's baselines (bench/run.sh): Debian's OpenCV for the seed
-# method of ../shared/SEED.txt, and ffmpegthumbnailer.
-BENCH_PKGS = python3-opencv ffmpegthumbnailer
+# method of ../shared/SEED.txt, ffmpegthumbnailer, and strace to count
+# the system calls a sandboxed worker makes per job.
+BENCH_PKGS = python3-opencv ffmpegthumbnailer strace
 
 bench: deps
 	$(call install_missing,$(BENCH_PKGS))

@@ -43,7 +43,7 @@ T=$BENCH_TMP
 T0=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-for tool in ffmpeg ffprobe ffmpegthumbnailer sqlite3 "$PY"; do
+for tool in ffmpeg ffprobe ffmpegthumbnailer sqlite3 strace "$PY"; do
     command -v "$tool" > /dev/null ||
         { echo "bench: $tool missing (make bench installs it)" >&2; exit 1; }
 done
@@ -279,12 +279,45 @@ for c in $CORPORA; do
     done
 done
 
+# --- sandbox: what the seccomp filter costs per job -------------------------
+# The fs / fs-nosandbox rows above cannot resolve a few per cent on a shared
+# machine; the filter only taxes system calls, so measure that tax per call
+# (bench/seccomp_cost.c, the worker's own sandbox_enter) and count the calls
+# a worker makes per job (strace -c on a live worker over 100 tiny jobs).
+say "sandbox: per-call cost of the worker's filter, calls per job"
+mkdir -p "$T/sandbox"
+cc -O2 -std=gnu11 -Icommon -Iworker -o "$T/seccomp_cost" bench/seccomp_cost.c \
+    build/worker/sandbox.o build/libcommon.a -lseccomp
+tiny0=$(head -n 1 "$T/jobs.tiny" | cut -f1)
+for i in 1 2 3; do
+    "$T/seccomp_cost" "$tiny0" | cat
+done > "$T/sandbox/percall"
+head -n 100 "$T/jobs.tiny" | awk -F'\t' -v o="$T/sandbox/out" -v q="'" '
+    BEGIN { print "BEGIN;" }
+    { print "INSERT INTO jobs(input, output_dir, max_attempts) VALUES(" q $1 q \
+          ", " q o "/" $3 q ", 1);" }
+    END { print "COMMIT;" }' > "$T/sandbox/jobs.sql"
+start_daemon "$T/sandbox/db" "$T/keep/strace.log" --workers 1
+worker=$(pgrep -P "$DAEMON_PID" | head -n 1)
+strace -c -p "$worker" -o "$T/sandbox/strace" 2> /dev/null &
+strace_pid=$!
+track "$strace_pid"
+sleep 0.5 # strace attaches
+"$PY" bench/measure.py daemon "$T/sandbox/db" "$T/sandbox/jobs.sql" 100 \
+    "$DAEMON_PID" > /dev/null
+kill -INT "$strace_pid"
+wait "$strace_pid" || true
+stop_daemon
+awk '$NF == "total" { print "calls_per_job=" $(NF - 1) / 100 }' \
+    "$T/sandbox/strace" > "$T/sandbox/calls"
+say "sandbox: $(tr '\n' ' ' < "$T/sandbox/percall")$(cat "$T/sandbox/calls")"
+rm -rf "$T/sandbox/out" "$T/sandbox/db"*
+
 # --- queue measurements -----------------------------------------------------
 say "queue: claim latency with a million rows"
 cc -O2 -std=gnu11 -Icommon -Idaemon -Ibuild -o "$T/claimlat" bench/claimlat.c \
     build/daemon/queue.o build/libcommon.a -lsqlite3
 mkdir -p "$T/queue"
-tiny0=$(head -n 1 "$T/jobs.tiny" | cut -f1)
 # make_db DB SQL-SELECT-OF-ROWS: schema, then a million rows in one INSERT
 make_db() {
     rm -f "$1" "$1-wal" "$1-shm"
