@@ -113,6 +113,7 @@ struct job {
     int64_t gop;          /* longest keyframe distance seen */
     int is_seek_sloppy;   /* seeks land anywhere, not on keyframes */
     int is_demux_eof;
+    int64_t skip_below;   /* pts under which frames may go undecoded */
     /* A run: the packets read since the last seek, when table is set. */
     int is_run_start;     /* the next packet read starts a run */
     int has_anchor;       /* run_base is known: frames can be counted */
@@ -638,6 +639,17 @@ feed(struct job *j)
         return GOT_FRAME;
     }
     note_packet(j, j->pkt);
+    /*
+     * A frame shown before the target is never delivered, so one that no
+     * other frame refers to need not be decoded at all (a third to a half
+     * of an H.264 GOP with B-frames).  Packets are still read and counted:
+     * numbering does not depend on what the decoder outputs.
+     */
+    j->dec->skip_frame = j->skip_below != AV_NOPTS_VALUE &&
+                                 j->pkt->pts != AV_NOPTS_VALUE &&
+                                 j->pkt->pts < j->skip_below
+                             ? AVDISCARD_NONREF
+                             : AVDISCARD_DEFAULT;
     ret = avcodec_send_packet(j->dec, j->pkt);
     av_packet_unref(j->pkt);
     if (ret == AVERROR(ENOMEM)) {
@@ -919,14 +931,23 @@ reach(struct job *j, const struct target *t)
 {
     int got;
 
+    /*
+     * Frames numbered by their place (see learn_skew) take their timestamp
+     * from the packet that pushed them out: a skipped frame would shift
+     * it.  Everything else is numbered by pts, which skipping keeps.
+     */
+    if (!j->has_skew)
+        j->skip_below = t->lo;
     if (should_seek(j, t)) {
-        if ((got = seek_near(j, t)) != GOT_FRAME)
+        got = seek_near(j, t);
+        if (got != GOT_FRAME || is_at_or_past(j, t)) {
+            j->skip_below = AV_NOPTS_VALUE;
             return got;
-        if (is_at_or_past(j, t))
-            return GOT_FRAME;
+        }
     }
     while ((got = next_frame(j)) == GOT_FRAME && !is_at_or_past(j, t))
         ;
+    j->skip_below = AV_NOPTS_VALUE;
     return got;
 }
 
@@ -1014,6 +1035,7 @@ job_init(struct job *j, frame_cb cb, void *cb_arg,
     j->pkt_pos = -1;
     j->run_key_dts = AV_NOPTS_VALUE;
     j->kept_kf = AV_NOPTS_VALUE;
+    j->skip_below = AV_NOPTS_VALUE;
     j->cb = cb;
     j->cb_arg = cb_arg;
     j->stats = stats;
