@@ -54,7 +54,7 @@ WORKER_SRCS = \
 	worker/plan.c \
 	worker/sandbox.c
 
-UNIT_TESTS = test_proto test_outcome test_plan test_config
+UNIT_TESTS = test_proto test_outcome test_plan test_config test_queue
 
 obj = $(patsubst %.c,build/%.o,$(1))
 
@@ -107,17 +107,19 @@ TEST_DEPS_test_proto = common/proto.c
 TEST_DEPS_test_outcome = daemon/outcome.c common/log.c
 TEST_DEPS_test_plan = worker/plan.c
 TEST_DEPS_test_config = daemon/config.c common/log.c
+TEST_DEPS_test_queue = daemon/queue.c common/log.c build/schema.h
+TEST_LIBS_test_queue = -lsqlite3
 
 .SECONDEXPANSION:
 build/tests/test_%: tests/unit/test_%.c $$(TEST_DEPS_test_$$*) tests/unit/check.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -Idaemon -Iworker -o $@ \
-		$(filter %.c,$^) -lm
+		$(filter %.c,$^) -lm $(TEST_LIBS_test_$*)
 
 build/asan/test_%: tests/unit/test_%.c $$(TEST_DEPS_test_$$*) tests/unit/check.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Idaemon -Iworker -o $@ \
-		$(filter %.c,$^) -lm
+		$(filter %.c,$^) -lm $(TEST_LIBS_test_$*)
 
 # Test-only fault injector: built here, never installed.
 build/tests/libfault.so: tests/faults/fault.c

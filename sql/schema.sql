@@ -1,6 +1,7 @@
 -- frameshield queue schema: the single source of truth.
 -- The daemon embeds this file at build time and runs it when the
--- database's user_version is below 1.  Times are Unix milliseconds.
+-- database's user_version is below the one this file ends with (a
+-- new database, or an upgrade).  Times are Unix milliseconds.
 -- Callers enqueue with plain INSERTs into jobs; everything else is
 -- written by the daemon (or by the frameshield CLI on an operator's behalf).
 
@@ -31,11 +32,22 @@ CREATE TABLE IF NOT EXISTS jobs (
     next_attempt_at INTEGER
 );
 
--- The claim walks this index in priority order and stops at the first
--- job whose backoff has passed: cheap however many DONE rows pile up.
-CREATE INDEX IF NOT EXISTS jobs_runnable
+-- The claim takes the better of three heads, each one index lookup
+-- however many rows pile up: the first PENDING job in priority order,
+-- the first RETRY job whose backoff has passed, and a RETRY job with no
+-- backoff at all (requeued at start).  RETRY rows are kept by when they
+-- are due, so thousands still backing off cost nothing; the due ones
+-- are few (they are claimed as soon as a worker is free) and are sorted
+-- by priority.  Both indexes cover what the claim reads.  (Version 2;
+-- version 1 walked PENDING and RETRY rows in one priority-ordered index,
+-- passing every RETRY row still backing off on each claim.)
+DROP INDEX IF EXISTS jobs_runnable;
+CREATE INDEX IF NOT EXISTS jobs_pending
     ON jobs (priority DESC, id)
-    WHERE status IN ('PENDING', 'RETRY');
+    WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS jobs_retry_due
+    ON jobs (next_attempt_at, priority)
+    WHERE status = 'RETRY';
 
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 
@@ -77,4 +89,4 @@ CREATE VIEW IF NOT EXISTS job_overview AS
            datetime(finished_at / 1000, 'unixepoch') AS finished
     FROM jobs;
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

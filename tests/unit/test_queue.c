@@ -1,0 +1,102 @@
+/*
+ * The claim's order against a real SQLite database (a temp file): the
+ * highest priority runnable job first, ids in order within a priority;
+ * RETRY jobs only once their backoff has passed, or at once when they
+ * have none (requeued at start); a RETRY row still backing off, however
+ * high its priority, never blocks or is taken.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "check.h"
+#include "job.h"
+#include "queue.h"
+
+static void
+exec(struct queue *q, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(queue_db(q), sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "test_queue: %s: %s\n", sql, msg);
+        exit(1);
+    }
+}
+
+/* Inserts a job whose input names it, so the claim order reads as names. */
+static void
+add(struct queue *q, const char *name, int priority, const char *status,
+    long long due_in_ms, int has_due)
+{
+    char sql[512];
+    long long now = (long long)queue_now_ms();
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO jobs (input, output_dir, priority, status,"
+             " next_attempt_at) VALUES ('/%s', '/out', %d, '%s', %s%lld)",
+             name, priority, status, has_due ? "" : "NULL + ", now + due_in_ms);
+    exec(q, sql);
+}
+
+static const char *
+claim(struct queue *q, struct job *j)
+{
+    int rc = queue_claim_next(q, 1, j);
+
+    CHECK(rc >= 0);
+    return rc == 1 ? j->input + 1 : "(none)";
+}
+
+int
+main(void)
+{
+    char path[] = "/tmp/fs-test-queue.XXXXXX", err[256], side[64];
+    struct job *j = malloc(sizeof(*j));
+    struct queue *q;
+    int fd = mkstemp(path);
+
+    if (fd == -1 || j == NULL)
+        return 1;
+    close(fd);
+    if ((q = queue_open(path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "test_queue: %s\n", err);
+        return 1;
+    }
+    add(q, "pending-p0-a", 0, "PENDING", 0, 0);
+    add(q, "retry-p9-waiting", 9, "RETRY", 3600000, 1);
+    add(q, "pending-p5", 5, "PENDING", 0, 0);
+    add(q, "retry-p3-due", 3, "RETRY", -1000, 1);
+    add(q, "retry-p1-requeued", 1, "RETRY", 0, 0);
+    add(q, "pending-p0-b", 0, "PENDING", 0, 0);
+    add(q, "retry-p7-due", 7, "RETRY", -5, 1);
+    add(q, "done-p9", 9, "DONE", 0, 0);
+    const char *want[] = {
+        "retry-p7-due", "pending-p5",   "retry-p3-due", "retry-p1-requeued",
+        "pending-p0-a", "pending-p0-b", "(none)"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const char *got = claim(q, j);
+        CHECKF(strcmp(got, want[i]) == 0, "claim %zu: got %s, want %s", i, got,
+               want[i]);
+    }
+    /* Once its backoff has passed, the waiting job is taken. */
+    exec(q, "UPDATE jobs SET next_attempt_at = 0 WHERE input = "
+            "'/retry-p9-waiting'");
+    snprintf(side, sizeof(side), "%s", claim(q, j));
+    CHECKF(strcmp(side, "retry-p9-waiting") == 0, "got %s", side);
+    CHECK(strcmp(claim(q, j), "(none)") == 0);
+    queue_close(q);
+    free(j);
+    unlink(path);
+    for (const char *sfx = "-wal"; sfx;
+         sfx = strcmp(sfx, "-wal") ? NULL : "-shm") {
+        char p[64];
+        snprintf(p, sizeof(p), "%s%s", path, sfx);
+        unlink(p);
+    }
+    return CHECK_DONE();
+}
