@@ -27,7 +27,8 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 COMMON_SRCS = \
 	common/fdpass.c \
 	common/log.c \
-	common/proto.c
+	common/proto.c \
+	common/zygote.c
 
 DAEMON_SRCS = \
 	daemon/confine.c \
@@ -41,6 +42,7 @@ DAEMON_SRCS = \
 	daemon/persist.c \
 	daemon/pool.c \
 	daemon/queue.c \
+	daemon/spawner.c \
 	daemon/watch.c
 
 CTL_SRCS = \

@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "queue.h"
+#include "zygote.h"
 #include "watch.h"
 
 static struct {
@@ -173,8 +174,8 @@ on_signal(uv_signal_t *h, int signum)
 }
 
 /*
- * The worker's command line carries its sandbox settings: it applies
- * them to itself right after exec, since uv_spawn has no pre-exec hook.
+ * The zygote's command line carries the workers' sandbox settings: each
+ * worker applies them to itself right after the fork (common/zygote.h).
  */
 static char *const *
 worker_args(void)
@@ -196,6 +197,7 @@ worker_args(void)
     argv[n++] = m.cfg.user;
     if (m.cfg.has_core_dumps)
         argv[n++] = "--core-dumps";
+    argv[n++] = ZYGOTE_ARG;
     argv[n] = NULL;
     return argv;
 }

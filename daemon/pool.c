@@ -2,11 +2,15 @@
  * Worker processes of frameshieldd: spawn, read and check their messages,
  * kill, reap and respawn them.  What a job means is dispatch.c's business.
  */
+#define _GNU_SOURCE
 #include "pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +105,11 @@ slot_close(struct slot *s)
     uv_timer_stop(&s->timer);
     s->state = SLOT_EMPTY;
     s->pid = 0;
+    if (s->pidfd >= 0)
+        close(s->pidfd);
+    s->pidfd = -1;
     uv_close((uv_handle_t *)&s->chan, on_handle_closed);
     uv_close((uv_handle_t *)&s->errp, on_handle_closed);
-    uv_close((uv_handle_t *)&s->proc, on_handle_closed);
 }
 
 /* Ends the slot's job (if any) with how the worker went. */
@@ -162,9 +168,8 @@ on_eof_wait_over(uv_timer_t *t)
 }
 
 static void
-on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+slot_exited(struct slot *s, int64_t exit_status, int term_signal)
 {
-    struct slot *s = proc->data;
     char sig[32];
 
     s->has_exited = 1;
@@ -197,14 +202,20 @@ pool_kill(struct slot *s, enum end_kind why, const char *detail)
     /* Nothing it says from now on counts. */
     uv_read_stop((uv_stream_t *)&s->chan);
     s->has_eof = 1;
-    uv_process_kill(&s->proc, SIGKILL);
+    if (s->pid == 0) {
+        s->is_kill_pending = 1; /* the fork is not reported yet */
+        return;
+    }
+    /* A pidfd names this process even if its pid were reused. */
+    if (s->pidfd < 0 ||
+        syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) == -1)
+        (void)kill(s->pid, SIGKILL);
 }
 
 static void
 protocol_violation(struct slot *s, const char *why)
 {
-    log_warn("slot=%d worker=%d protocol violation: %s", s->index, s->pid,
-             why);
+    log_warn("slot=%d worker=%d protocol violation: %s", s->index, s->pid, why);
     if (s->state == SLOT_STARTING) {
         /* Cannot talk to our own worker before any job: a deployment bug. */
         dispatch_fatal_worker(s, why);
@@ -305,8 +316,8 @@ consume(struct slot *s)
         struct proto_hdr h;
         const char *why;
 
-        if (proto_parse_header(s->rbuf + off, s->pool->set.max_frame_bytes,
-                               &h, &why) == -1) {
+        if (proto_parse_header(s->rbuf + off, s->pool->set.max_frame_bytes, &h,
+                               &why) == -1) {
             protocol_violation(s, why);
             return;
         }
@@ -346,8 +357,8 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
             s->rcap = cap;
         }
     }
-    *buf = uv_buf_init((char *)s->rbuf + s->rlen,
-                       (unsigned)(s->rcap - s->rlen));
+    *buf =
+        uv_buf_init((char *)s->rbuf + s->rlen, (unsigned)(s->rcap - s->rlen));
 }
 
 static void
@@ -402,6 +413,9 @@ on_err_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 static void
 slot_reset(struct slot *s)
 {
+    s->pid = 0;
+    s->pidfd = -1;
+    s->is_kill_pending = 0;
     s->has_exited = s->has_eof = s->has_err_eof = 0;
     s->exit_status = 0;
     s->term_signal = 0;
@@ -411,57 +425,139 @@ slot_reset(struct slot *s)
     s->kill_detail[0] = '\0';
 }
 
-static char *empty_env[] = {NULL};
-
+/* Asks the zygote for a worker on a new channel and stderr pipe. */
 static void
 slot_spawn(struct slot *s)
 {
-    uv_process_options_t opt = {0};
-    uv_stdio_container_t stdio[4];
-    int rc;
+    int sv[2], errp[2];
 
     slot_reset(s);
-    uv_pipe_init(s->pool->loop, &s->chan, 0);
-    uv_pipe_init(s->pool->loop, &s->errp, 0);
-    s->chan.data = s;
-    s->errp.data = s;
-    s->proc.data = s;
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_IGNORE;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&s->errp;
-    stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
-    stdio[3].data.stream = (uv_stream_t *)&s->chan;
-    opt.file = s->pool->set.worker_path;
-    opt.args = (char **)s->pool->set.worker_args;
-    /*
-     * Nothing of ours: clearenv() in the worker would hide the strings
-     * from libc but not from /proc/PID/environ or a subverted decoder.
-     */
-    opt.env = empty_env;
-    opt.stdio = stdio;
-    opt.stdio_count = 4;
-    opt.exit_cb = on_proc_exit;
-    /*
-     * A session of its own: a terminal's ^C or a service manager's
-     * SIGTERM reaches the supervisor only, which then drains; workers go
-     * when we say.  The worker's PR_SET_PDEATHSIG covers our own death.
-     */
-    opt.flags = UV_PROCESS_DETACHED;
-    s->open_handles = 3;
-    s->state = SLOT_STARTING;
-    if ((rc = uv_spawn(s->pool->loop, &s->proc, &opt)) != 0) {
-        log_err("slot=%d spawn %s: %s", s->index, s->pool->set.worker_path,
-                uv_strerror(rc));
-        s->start_failures++;
-        slot_close(s);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+        goto no_fds;
+    if (pipe2(errp, O_CLOEXEC) == -1) {
+        close(sv[0]);
+        close(sv[1]);
+        goto no_fds;
+    }
+    if (spawner_request(&s->pool->spawner, s->index, sv[1], errp[1]) == -1) {
+        /* The zygote is restarting: pool_spawner_up brings us back. */
+        close(sv[0]);
+        close(sv[1]);
+        close(errp[0]);
+        close(errp[1]);
         return;
     }
-    s->pid = s->proc.pid;
+    close(sv[1]);
+    close(errp[1]);
+    uv_pipe_init(s->pool->loop, &s->chan, 0);
+    uv_pipe_init(s->pool->loop, &s->errp, 0);
+    uv_pipe_open(&s->chan, sv[0]);
+    uv_pipe_open(&s->errp, errp[0]);
+    s->chan.data = s;
+    s->errp.data = s;
+    s->open_handles = 2;
+    s->state = SLOT_STARTING;
     s->spawned_ms = uv_now(s->pool->loop);
+    return;
+no_fds:
+    log_err("slot=%d spawn: %s", s->index, strerror(errno));
+    s->start_failures++;
+    uv_timer_start(&s->timer, on_respawn_due, 1000, 0);
+}
+
+static struct slot *
+slot_of_tag(struct pool *p, int tag)
+{
+    if (tag < 0 || tag >= p->set.size || p->slots[tag].state == SLOT_EMPTY ||
+        p->slots[tag].pid != 0)
+        return NULL;
+    return &p->slots[tag];
+}
+
+/* Reads start only now: nothing of a worker counts before its pid. */
+void
+pool_worker_spawned(struct pool *p, int tag, int pid, int pidfd)
+{
+    struct slot *s = slot_of_tag(p, tag);
+
+    if (s == NULL) {
+        log_warn("zygote reported worker %d for no waiting slot", pid);
+        if (pidfd >= 0)
+            close(pidfd);
+        return;
+    }
+    s->pid = pid;
+    s->pidfd = pidfd;
     errlog_init(&s->errlog, s->pid);
-    uv_read_start((uv_stream_t *)&s->chan, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&s->errp, on_err_alloc, on_err_read);
+    if (s->is_kill_pending) {
+        s->is_killed = 1;
+        pool_kill(s, s->kill_reason, s->kill_detail);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&s->chan, on_alloc, on_read);
+}
+
+void
+pool_worker_spawn_failed(struct pool *p, int tag, int err)
+{
+    struct slot *s = slot_of_tag(p, tag);
+
+    if (s == NULL)
+        return;
+    log_err("slot=%d zygote could not fork: %s", s->index, strerror(err));
+    s->start_failures++;
+    s->has_exited = s->has_eof = s->has_err_eof = 1;
+    slot_try_finalize(s);
+}
+
+void
+pool_worker_exited(struct pool *p, int pid, int wait_status)
+{
+    for (int i = 0; i < p->set.size; i++) {
+        struct slot *s = &p->slots[i];
+
+        if (s->state == SLOT_EMPTY || s->pid != pid || s->has_exited)
+            continue;
+        if (WIFSIGNALED(wait_status))
+            slot_exited(s, 0, WTERMSIG(wait_status));
+        else
+            slot_exited(s, WEXITSTATUS(wait_status), 0);
+        return;
+    }
+}
+
+/*
+ * The zygote died, so did its workers (PR_SET_PDEATHSIG, SIGKILL), and
+ * nobody will report them: they end as killed by SIGKILL, which is what
+ * happened to them.
+ */
+void
+pool_zygote_lost(struct pool *p)
+{
+    for (int i = 0; i < p->set.size; i++) {
+        struct slot *s = &p->slots[i];
+
+        if (s->state == SLOT_EMPTY || s->has_exited)
+            continue;
+        if (s->pid == 0) /* never forked, or never heard of: no reads */
+            s->has_eof = s->has_err_eof = 1;
+        slot_exited(s, 0, SIGKILL);
+    }
+}
+
+void
+pool_spawner_up(struct pool *p)
+{
+    if (p->is_draining)
+        return;
+    for (int i = 0; i < p->set.size; i++) {
+        struct slot *s = &p->slots[i];
+
+        if (s->state == SLOT_EMPTY && s->open_handles == 0 &&
+            !uv_is_active((uv_handle_t *)&s->timer))
+            slot_spawn(s);
+    }
 }
 
 int
@@ -487,8 +583,9 @@ pool_init(struct pool *p, uv_loop_t *loop, const struct pool_settings *set)
 void
 pool_start(struct pool *p)
 {
-    for (int i = 0; i < p->set.size; i++)
-        slot_spawn(&p->slots[i]);
+    /* The zygote's start spawns the slots (pool_spawner_up). */
+    (void)spawner_start(&p->spawner, p, p->loop, p->set.worker_path,
+                        p->set.worker_args);
 }
 
 static void
@@ -496,9 +593,8 @@ on_job_timeout(uv_timer_t *t)
 {
     struct slot *s = t->data;
 
-    log_warn("slot=%d worker=%d job=%lld timeout after %d s, killing",
-             s->index, s->pid, (long long)s->sj->job.id,
-             s->pool->set.job_timeout_s);
+    log_warn("slot=%d worker=%d job=%lld timeout after %d s, killing", s->index,
+             s->pid, (long long)s->sj->job.id, s->pool->set.job_timeout_s);
     pool_kill(s, END_TIMEOUT, "");
 }
 
@@ -553,6 +649,7 @@ pool_fini(struct pool *p)
 {
     for (int i = 0; i < p->set.size; i++)
         uv_close((uv_handle_t *)&p->slots[i].timer, NULL);
+    spawner_stop(&p->spawner);
 }
 
 void

@@ -12,6 +12,7 @@
 #include "job.h"
 #include "outcome.h"
 #include "proto.h"
+#include "spawner.h"
 
 enum slot_state {
     SLOT_EMPTY,    /* no process; waiting to (re)spawn */
@@ -43,19 +44,20 @@ struct slot {
     struct pool *pool;
     int index;
     enum slot_state state;
-    int pid;
-    uv_process_t proc;
+    int pid;             /* 0 until the zygote reports the fork */
+    int pidfd;           /* signals this very process; -1 on old kernels */
+    int is_kill_pending; /* killed before its pid was known */
     uv_pipe_t chan;
-    uv_pipe_t errp;   /* the worker's stderr */
+    uv_pipe_t errp; /* the worker's stderr */
     struct errlog errlog;
     uv_timer_t timer; /* job deadline while BUSY, respawn delay while EMPTY */
-    int open_handles; /* proc + chan + errp, closed once per life */
+    int open_handles; /* chan + errp, closed once per life */
     int has_exited, has_eof, has_err_eof;
     int64_t exit_status;
     int term_signal;
     uint8_t *rbuf;
     size_t rlen, rcap;
-    struct slot_job *sj; /* while BUSY (or dying mid-job) */
+    struct slot_job *sj;       /* while BUSY (or dying mid-job) */
     enum end_kind kill_reason; /* set when we killed it mid-job */
     int is_killed;
     char kill_detail[256];
@@ -79,6 +81,7 @@ struct pool {
     struct slot *slots;
     int is_draining;
     int has_announced_ready;
+    struct spawner spawner;
 };
 
 /* Allocates the slots and their timers.  Returns 0 or -1. */
@@ -98,6 +101,13 @@ void pool_kill(struct slot *, enum end_kind why, const char *detail);
 void pool_drain(struct pool *);
 /* Whether every slot is EMPTY with all its handles closed. */
 int pool_is_stopped(const struct pool *);
+
+/* From spawner.c: what the zygote did. */
+void pool_spawner_up(struct pool *);
+void pool_worker_spawned(struct pool *, int tag, int pid, int pidfd);
+void pool_worker_spawn_failed(struct pool *, int tag, int err);
+void pool_worker_exited(struct pool *, int pid, int wait_status);
+void pool_zygote_lost(struct pool *);
 /* Closes the timers and frees the slots; the loop must then be run. */
 void pool_fini(struct pool *);
 /* Frees the slots once the loop has closed every handle. */

@@ -5,6 +5,7 @@
  * Daemon mode:  frameshield-worker [sandbox options]   (by frameshieldd)
  *               --sandbox yes|no|debug  --memory-limit-mb N
  *               --max-megapixels N  --user NAME  --core-dumps
+ *               --zygote (a fork server: workers on request, zygote.h)
  * One file:     frameshield-worker --extract IN OUTDIR [options]
  * Many files:   frameshield-worker --extract-list FILE [options]
  *               (each line "IN<TAB>OUTDIR"; one process for all)
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "proto.h"
 #include "sandbox.h"
+#include "zygote.h"
 
 #define WORKER_FD 3
 #define DEFAULT_FRAMES 5
@@ -490,6 +492,7 @@ run_cli(struct worker *w, int argc, char **argv)
 struct daemon_opts {
     struct sandbox_opts sandbox;
     const char *sandbox_mode; /* yes, no, debug */
+    int is_zygote;            /* fork workers on the daemon's request */
 };
 
 /* Daemon-mode flags, all set by frameshieldd.  Returns 0 or -1. */
@@ -505,6 +508,10 @@ parse_daemon_opts(int argc, char **argv, struct daemon_opts *o)
 
         if (!strcmp(argv[i], "--core-dumps")) {
             o->sandbox.has_core_dumps = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], ZYGOTE_ARG)) {
+            o->is_zygote = 1;
             continue;
         }
         if (val == NULL)
@@ -540,11 +547,7 @@ run_daemon(struct worker *w, int argc, char **argv)
     char err[256];
     int flags;
 
-    /* Die with the supervisor, even when stuck in a decoder. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
-        return WORKER_EXIT_OK;
-    if ((flags = fcntl(WORKER_FD, F_GETFL)) == -1) {
+    if (fcntl(WORKER_FD, F_GETFL) == -1) {
         log_err("fd %d is not open: run by frameshieldd, or see --help",
                 WORKER_FD);
         return WORKER_EXIT_USAGE;
@@ -553,6 +556,15 @@ run_daemon(struct worker *w, int argc, char **argv)
         usage(stderr);
         return WORKER_EXIT_USAGE;
     }
+    /* Libraries are loaded: from here on each worker is a fork. */
+    if (o.is_zygote)
+        zygote_serve();
+    /* Die with the supervisor (or zygote), even when stuck in a decoder. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        return WORKER_EXIT_OK;
+    if ((flags = fcntl(WORKER_FD, F_GETFL)) == -1)
+        return WORKER_EXIT_USAGE;
     /* A blocking socket keeps write_all simple; libuv may hand us a
      * non-blocking one. */
     fcntl(WORKER_FD, F_SETFL, flags & ~O_NONBLOCK);

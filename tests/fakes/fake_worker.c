@@ -19,6 +19,7 @@
  */
 #include "fdpass.h"
 #include "proto.h"
+#include "zygote.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -268,10 +269,15 @@ misbehave(const struct msg_job *job)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     struct msg_job job;
     const char *m = getenv("FAKE_MODE");
+
+    /* Started as the daemon starts every worker: become one by fork. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], ZYGOTE_ARG) == 0)
+            zygote_serve();
 
     if (m != NULL && *m != '\0')
         mode = m;

@@ -101,9 +101,26 @@ children() {
     done
 }
 
-worker_count() { children "$1" | wc -l; }
+# workers PID: live worker pids of daemon PID, the children of its zygote.
+workers() {
+    local z
+    for z in $(children "$1"); do
+        children "$z"
+    done
+}
 
-# wait_workers PID N TIMEOUT_S: until PID has exactly N live children.
+# descendants PID: every live process under PID, parents first.
+descendants() {
+    local c
+    for c in $(children "$1"); do
+        echo "$c"
+        descendants "$c"
+    done
+}
+
+worker_count() { workers "$1" | wc -l; }
+
+# wait_workers PID N TIMEOUT_S: until daemon PID has exactly N live workers.
 wait_workers() {
     local end=$((SECONDS + $3)) n
     while :; do
@@ -127,10 +144,10 @@ wait_gone() {
     return 0
 }
 
-# kill_tree PID: SIGKILL PID and its children, by pid.
+# kill_tree PID: SIGKILL PID and everything under it, by pid.
 kill_tree() {
     local kids
-    kids=$(children "$1")
+    kids=$(descendants "$1")
     kill -KILL "$1" $kids 2>/dev/null
     return 0
 }
@@ -148,7 +165,7 @@ cleanup() {
     done
     for p in "${TRACKED_PIDS[@]}"; do
         is_running "$p" || continue
-        kids=$(children "$p")
+        kids=$(descendants "$p")
         kill -KILL "$p" $kids 2>/dev/null
     done
     for p in "${TRACKED_PIDS[@]}"; do
@@ -221,7 +238,7 @@ stop_daemon() {
         wait "$DAEMON_PID" 2>/dev/null
         return 1
     }
-    kids=$(children "$DAEMON_PID")
+    kids=$(descendants "$DAEMON_PID")
     kill -TERM "$DAEMON_PID"
     if ! wait_daemon_exit "$t"; then
         kill -KILL "$DAEMON_PID" $kids 2>/dev/null

@@ -17,7 +17,7 @@ b=$(enqueue "$T/slow_b.mp4" "$T/out.b")
 c=$(enqueue "$T/clip.mp4" "$T/out.c")
 check_sql "both slow jobs RUNNING" \
     "SELECT count(*) FROM jobs WHERE status='RUNNING' AND id IN ($a, $b)" 2 10
-workers=$(children "$DAEMON_PID")
+workers=$(workers "$DAEMON_PID")
 t0=$SECONDS
 kill -TERM "$DAEMON_PID"
 if wait_daemon_exit 15; then
@@ -44,7 +44,7 @@ check_sql "the pending job from before runs DONE" \
 h=$(enqueue "$T/hang.mp4" "$T/out.h")
 check_sql "hanging job RUNNING" "SELECT status FROM jobs WHERE id=$h" RUNNING 10
 sleep 0.3 # let it reach the injected hang
-workers=$(children "$DAEMON_PID")
+workers=$(workers "$DAEMON_PID")
 t0=$SECONDS
 kill -TERM "$DAEMON_PID"
 if wait_daemon_exit 10; then

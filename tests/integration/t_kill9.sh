@@ -22,7 +22,7 @@ done) COMMIT;"
 check_sql "two jobs RUNNING" \
     "SELECT count(*) FROM jobs WHERE status='RUNNING'" 2 10
 running=$(q "SELECT id FROM jobs WHERE status='RUNNING' ORDER BY id" | tr '\n' ' ')
-workers=$(children "$DAEMON_PID")
+workers=$(descendants "$DAEMON_PID")
 say "kill -9 daemon $DAEMON_PID while jobs $running run on workers" $workers
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null

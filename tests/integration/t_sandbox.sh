@@ -63,7 +63,7 @@ check_sql "a job runs DONE in the sandbox" \
     "SELECT status, frames_written FROM jobs WHERE id=$warm" "DONE|5" 20 ||
     dump_job "$warm"
 check "pool of $N workers" wait_workers "$DAEMON_PID" "$N" 10
-workers=$(children "$DAEMON_PID")
+workers=$(workers "$DAEMON_PID")
 for w in $workers; do
     wait_seccomp "$w" 2
     expect_eq "worker $w: Seccomp" "$(status_field "$w" Seccomp)" 2
@@ -139,7 +139,7 @@ stop_daemon
 # ---------------------------------------------------------------------------
 say "a memory bomb hits --memory-limit-mb 256 and fails cleanly"
 start_daemon --worker "$FAULTY" --workers "$N" --memory-limit-mb 256
-for w in $(children "$DAEMON_PID"); do
+for w in $(workers "$DAEMON_PID"); do
     wait_seccomp "$w" 2
     expect_eq "worker $w: Max address space" \
         "$(limit_of "$w" 'Max address space')" "268435456 268435456"
@@ -211,7 +211,7 @@ say "--sandbox no: the same checks see an unconfined worker"
 start_daemon --worker "$FAULTY" --workers "$N" --sandbox no
 check "pool of $N workers" wait_workers "$DAEMON_PID" "$N" 10
 sleep 0.5 # as long as a sandboxed worker would need to confine itself
-for w in $(children "$DAEMON_PID"); do
+for w in $(workers "$DAEMON_PID"); do
     expect_eq "unsandboxed worker $w: Seccomp" "$(status_field "$w" Seccomp)" 0
 done
 # The control for the escapes above: unconfined, the injected open()
