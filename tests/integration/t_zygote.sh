@@ -1,0 +1,64 @@
+#!/bin/bash
+# The zygote (the fork server the workers come from, common/zygote.h):
+# workers are its children and come back within milliseconds of a crash;
+# if the zygote itself is killed, its workers die with it, their attempts
+# end as SIGKILL (charged, retried), a new zygote comes up, the pool
+# refills and jobs are DONE again.  The daemon never goes down.
+. "$(dirname "$0")/lib.sh"
+need "$WORKER" "$REPO/build/tests/libfault.so"
+
+N=2
+gen_clip "$T/clip.mp4"
+ln "$T/clip.mp4" "$T/normal.mp4"
+fault_clip "$T/clip.mp4" "$T/segv.mp4" FAULT_SEGV
+fault_clip "$T/clip.mp4" "$T/slow.mp4" FAULT_SLOW
+
+start_daemon --worker "$(fault_worker FS_FAULT_SLOW_MS=3000)" \
+    --workers "$N" --retry-delay 1 -v
+zygote=$(children "$DAEMON_PID")
+expect_eq "one child of the daemon: the zygote" \
+    "$(echo "$zygote" | grep -c .)" 1
+check "its $N children are the workers" wait_workers "$DAEMON_PID" "$N" 10
+for w in $(workers "$DAEMON_PID"); do
+    expect_eq "worker $w is sandboxed (forked, then seccomp)" \
+        "$(awk '/^Seccomp:/ { print $2 }' "/proc/$w/status")" 2
+done
+
+say "a crash: the worker is replaced by a fork, not an exec"
+seg=$(enqueue "$T/segv.mp4" "$T/out.segv" max_attempts 1)
+wait_terminal "$seg" 20 || fail "segv job not terminal"
+expect_eq "crash recorded" \
+    "$(q "SELECT status, last_signal FROM jobs WHERE id=$seg")" "FAILED|11"
+check "pool back to $N" wait_workers "$DAEMON_PID" "$N" 5
+# How fast that is belongs to bench/ (RESULTS.md: respawn); here, that
+# the replacement is a fork of the same zygote, not a new exec.
+expect_eq "the zygote is unchanged" "$(children "$DAEMON_PID")" "$zygote"
+for w in $(workers "$DAEMON_PID"); do
+    expect_eq "worker $w is the zygote's child" \
+        "$(awk '/^PPid:/ { print $2 }' "/proc/$w/status")" "$zygote"
+done
+
+say "kill -9 of the zygote while two jobs run"
+a=$(enqueue "$T/slow.mp4" "$T/out.a")
+b=$(enqueue "$T/slow.mp4" "$T/out.b")
+check_sql "both RUNNING" \
+    "SELECT count(*) FROM jobs WHERE id IN ($a, $b) AND status='RUNNING'" 2 10
+old_workers=$(workers "$DAEMON_PID")
+kill -KILL "$zygote"
+for w in $old_workers; do
+    check "worker $w died with its zygote" wait_gone "$w" 5
+done
+check_sql "both attempts end as SIGKILL, to be retried" \
+    "SELECT group_concat(outcome || ':' || signal) FROM attempts
+     WHERE job_id IN ($a, $b) AND attempt = 1" "RETRY:9,RETRY:9" 10
+check "daemon alive" daemon_alive
+check "the loss is logged" grep -q "zygote $zygote killed by signal 9" \
+    "$DAEMON_LOG"
+check "pool refilled to $N" wait_workers "$DAEMON_PID" "$N" 10
+new=$(children "$DAEMON_PID")
+check "a new zygote ($new, was $zygote)" test -n "$new" -a "$new" != "$zygote"
+check_sql "both jobs DONE on their second attempt" \
+    "SELECT group_concat(status || ':' || attempts) FROM jobs
+     WHERE id IN ($a, $b)" "DONE:2,DONE:2" 30
+stop_daemon
+finish
