@@ -33,6 +33,7 @@ static struct {
     uv_loop_t *loop;
     uv_timer_t kick_timer;
     uv_timer_t wake_timer;
+    uv_prepare_t flush;
     int64_t seen_data_version;
     int64_t retry_due_ms; /* the retry the wake timer waits for, or -1 */
     int has_runnable;     /* we made a job runnable now: claim without
@@ -412,6 +413,18 @@ dispatch_pool_changed(void)
     daemon_check_stopped();
 }
 
+/*
+ * Before the loop blocks: what this turn's callbacks changed in the queue
+ * is committed at once (a result that came with another worker's, and the
+ * claim that followed, share one commit).
+ */
+static void
+on_loop_turn_end(uv_prepare_t *h)
+{
+    (void)h;
+    (void)queue_flush(d.q);
+}
+
 int
 dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
               uv_loop_t *loop)
@@ -434,6 +447,9 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     }
     uv_timer_init(loop, &d.kick_timer);
     uv_timer_init(loop, &d.wake_timer);
+    queue_set_batching(q, 1);
+    uv_prepare_init(loop, &d.flush);
+    uv_prepare_start(&d.flush, on_loop_turn_end);
     schedule_wake();
     return 0;
 }
@@ -449,6 +465,8 @@ dispatch_drain(void)
 void
 dispatch_fini(void)
 {
+    queue_set_batching(d.q, 0);
+    uv_close((uv_handle_t *)&d.flush, NULL);
     uv_close((uv_handle_t *)&d.kick_timer, NULL);
     uv_close((uv_handle_t *)&d.wake_timer, NULL);
     confine_fini(&d.input_roots);

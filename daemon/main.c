@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,15 @@ main(int argc, char **argv)
     notify_init();
     /* A worker that dies mid-write must cost an EPIPE, not the daemon. */
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * Every job allocates and frees the same few hundred KiB (its frames,
+     * SQLite's pages).  glibc's default trims the heap's top after each
+     * free and the next job faults it back in: a third of the event
+     * loop's time at 1,500 jobs/s (perf).  Keep up to 4 MiB; blocks of
+     * 1 MiB and more (big frames) are mapped and returned on free.
+     */
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     setup();
     log_info("starting workers=%d worker=%s job_timeout=%ds sandbox=%s",
              m.cfg.workers, m.cfg.worker_path, m.cfg.job_timeout_s,

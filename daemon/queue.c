@@ -23,6 +23,9 @@ enum stmt_id {
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
     S_CLAIM,
     S_ATTEMPT_OPEN,
     S_FINISH_JOB,
@@ -35,6 +38,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT op",
+    [S_RELEASE] = "RELEASE op",
+    [S_ROLLBACK_TO] = "ROLLBACK TO op",
     [S_CLAIM] =
         "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1,"
         " started_at = ?1, worker_pid = ?2, next_attempt_at = NULL,"
@@ -81,6 +87,8 @@ static const char *const stmt_sql[S_COUNT] = {
 struct queue {
     sqlite3 *db;
     sqlite3_stmt *stmts[S_COUNT];
+    int is_batching;   /* transitions share one transaction per flush */
+    int is_batch_open; /* that transaction has begun */
 };
 
 static const char *const status_names[] = {
@@ -164,6 +172,62 @@ rollback(struct queue *q)
 {
     if (!sqlite3_get_autocommit(q->db))
         (void)run(q, S_ROLLBACK);
+}
+
+/*
+ * One transition's transaction.  Batching, it is a savepoint inside the
+ * flush's transaction: it commits with the others (one WAL append, one
+ * lock round for all of a loop turn's transitions) and fails alone.
+ */
+static int
+tx_begin(struct queue *q)
+{
+    if (!q->is_batching)
+        return run(q, S_BEGIN);
+    if (!q->is_batch_open) {
+        if (run(q, S_BEGIN) == -1)
+            return -1;
+        q->is_batch_open = 1;
+    }
+    return run(q, S_SAVEPOINT);
+}
+
+static int
+tx_commit(struct queue *q)
+{
+    return run(q, q->is_batching ? S_RELEASE : S_COMMIT);
+}
+
+static void
+tx_rollback(struct queue *q)
+{
+    if (!q->is_batching) {
+        rollback(q);
+        return;
+    }
+    if (!sqlite3_get_autocommit(q->db) && run(q, S_ROLLBACK_TO) == 0)
+        (void)run(q, S_RELEASE);
+}
+
+void
+queue_set_batching(struct queue *q, int is_on)
+{
+    (void)queue_flush(q);
+    q->is_batching = is_on;
+}
+
+int
+queue_flush(struct queue *q)
+{
+    if (!q->is_batch_open)
+        return 0;
+    q->is_batch_open = 0;
+    if (run(q, S_COMMIT) == 0)
+        return 0;
+    log_err("sqlite: a batch of transitions could not be committed; their "
+            "jobs run again");
+    rollback(q);
+    return -1;
 }
 
 static int
@@ -255,6 +319,7 @@ queue_close(struct queue *q)
 {
     if (q == NULL)
         return;
+    (void)queue_flush(q);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(q->stmts[i]);
     sqlite3_close(q->db);
@@ -294,7 +359,7 @@ queue_claim_next(struct queue *q, int worker_pid, struct job *out)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (run(q, S_BEGIN) == -1)
+    if (tx_begin(q) == -1)
         return -1;
     if ((s = stmt(q, S_CLAIM)) == NULL)
         goto fail;
@@ -302,7 +367,8 @@ queue_claim_next(struct queue *q, int worker_pid, struct job *out)
     sqlite3_bind_int(s, 2, worker_pid);
     rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) {
-        rollback(q);
+        sqlite3_reset(s);
+        tx_rollback(q);
         return 0;
     }
     if (rc != SQLITE_ROW) {
@@ -321,11 +387,11 @@ queue_claim_next(struct queue *q, int worker_pid, struct job *out)
         log_err("sqlite open attempt: %s", sqlite3_errmsg(q->db));
         goto fail;
     }
-    if (run(q, S_COMMIT) == -1)
+    if (tx_commit(q) == -1)
         goto fail;
     return 1;
 fail:
-    rollback(q);
+    tx_rollback(q);
     return -1;
 }
 
@@ -415,11 +481,11 @@ queue_finish(struct queue *q, const struct job *j, const struct outcome *o,
     int64_t now = queue_now_ms();
 
     *is_stale = 0;
-    if (run(q, S_BEGIN) == -1)
+    if (tx_begin(q) == -1)
         return -1;
     if (finish_job_row(q, j, o, r, now, is_stale) == -1 ||
-        finish_attempt_row(q, j, o, r, now) == -1 || run(q, S_COMMIT) == -1) {
-        rollback(q);
+        finish_attempt_row(q, j, o, r, now) == -1 || tx_commit(q) == -1) {
+        tx_rollback(q);
         return -1;
     }
     return 0;

@@ -43,6 +43,16 @@ int64_t queue_now_ms(void);
 int queue_claim_next(struct queue *, int worker_pid, struct job *out);
 
 /*
+ * Batching (the daemon's event loop): claims and finishes join one write
+ * transaction, each in a savepoint of its own, until queue_flush commits
+ * them together, once per loop turn.  queue_flush returns 0, or -1 when
+ * the commit failed (the batch is rolled back: its jobs run again).
+ * queue_close flushes.
+ */
+void queue_set_batching(struct queue *, int is_on);
+int queue_flush(struct queue *);
+
+/*
  * Ends the attempt job->attempts with outcome o.  The jobs update is
  * fenced by (id, attempts, RUNNING): a stale result changes nothing and
  * sets *is_stale.  Returns 0, or -1 on a database error.

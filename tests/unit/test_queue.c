@@ -3,7 +3,8 @@
  * highest priority runnable job first, ids in order within a priority;
  * RETRY jobs only once their backoff has passed, or at once when they
  * have none (requeued at start); a RETRY row still backing off, however
- * high its priority, never blocks or is taken.
+ * high its priority, never blocks or is taken.  Batched transitions
+ * commit together, and only when flushed.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -41,6 +42,28 @@ add(struct queue *q, const char *name, int priority, const char *status,
              " next_attempt_at) VALUES ('/%s', '/out', %d, '%s', %s%lld)",
              name, priority, status, has_due ? "" : "NULL + ", now + due_in_ms);
     exec(q, sql);
+}
+
+/* RUNNING batch-* jobs as a separate connection sees them. */
+static int
+running_seen_by_another(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int n = -1;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM jobs WHERE status = 'RUNNING'"
+                           " AND input LIKE '/batch-%'",
+                           -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return n;
 }
 
 static const char *
@@ -89,6 +112,22 @@ main(void)
     snprintf(side, sizeof(side), "%s", claim(q, j));
     CHECKF(strcmp(side, "retry-p9-waiting") == 0, "got %s", side);
     CHECK(strcmp(claim(q, j), "(none)") == 0);
+
+    /*
+     * Batching: claims share one transaction until queue_flush; a claim
+     * that finds nothing rolls back only itself.  Another connection (a
+     * caller's sqlite3) sees the batch once flushed, all of it.
+     */
+    add(q, "batch-a", 0, "PENDING", 0, 0);
+    add(q, "batch-b", 0, "PENDING", 0, 0);
+    queue_set_batching(q, 1);
+    CHECK(strcmp(claim(q, j), "batch-a") == 0);
+    CHECK(strcmp(claim(q, j), "batch-b") == 0);
+    CHECK(strcmp(claim(q, j), "(none)") == 0);
+    CHECK(running_seen_by_another(path) == 0);
+    CHECK(queue_flush(q) == 0);
+    CHECK(running_seen_by_another(path) == 2);
+    CHECK(queue_flush(q) == 0); /* nothing open: a no-op */
     queue_close(q);
     free(j);
     unlink(path);
