@@ -30,12 +30,18 @@ int
 output_write_frame(int dirfd, uint32_t index, const uint8_t *data,
                    size_t len, int is_durable)
 {
-    char name[64], tmp[72];
+    static unsigned serial; /* shared by the threadpool's threads */
+    char name[64], tmp[96];
     int fd, saved;
 
+    /*
+     * A name of its own per write: two jobs given one output_dir (or a
+     * job and a stale file) must not rename each other's halves.
+     */
     snprintf(name, sizeof(name), "frame_%u.jpg", index);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+    snprintf(tmp, sizeof(tmp), "%s.%d.%u.tmp", name, (int)getpid(),
+             __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
                 O_NOFOLLOW, 0644);
     if (fd == -1)
         return -1;
