@@ -10,7 +10,7 @@ CC ?= cc
 DEB_PKGS = build-essential pkg-config libuv1-dev libavformat-dev \
 	libavcodec-dev libavutil-dev libswscale-dev libturbojpeg0-dev \
 	libsqlite3-dev libseccomp-dev sqlite3 ffmpeg procps valgrind systemd \
-	bubblewrap socat
+	bubblewrap socat strace
 
 PKG_DAEMON = libuv sqlite3
 PKG_CTL = sqlite3
@@ -166,9 +166,8 @@ run: deps
 	exec bin/frameshieldd --db var/frameshield.db
 
 # The benchmark's baselines (bench/run.sh): Debian's OpenCV for the seed
-# method of ../shared/SEED.txt, ffmpegthumbnailer, and strace to count
-# the system calls a sandboxed worker makes per job.
-BENCH_PKGS = python3-opencv ffmpegthumbnailer strace
+# method of ../shared/SEED.txt, and ffmpegthumbnailer.
+BENCH_PKGS = python3-opencv ffmpegthumbnailer
 
 bench: deps
 	$(call install_missing,$(BENCH_PKGS))

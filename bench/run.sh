@@ -22,6 +22,7 @@
 #   inproc[-kf]   frameshield-worker --extract-list, one process per slot
 #   fs[-kf]       frameshieldd (accurate / keyframe jobs)
 #   fs-nosandbox  frameshieldd --sandbox no
+#   fs-nosync     frameshieldd --sync-output no (frames not fsync'ed)
 #   fs-clean      frameshieldd --worker tests/faults/faulty-worker
 #                 --no-crash-retry -v on the tiny corpus
 #   fs-crashy     the same on the crashy corpus (10% SIGSEGV)
@@ -82,7 +83,7 @@ awk -F'\t' 'NR == FNR { n = split($1, a, "/"); faulty[a[n]] = $1; next }
 methods_of() {
     case $1 in
     mixed) echo "seed ffmpeg thumb inproc inproc-kf fs fs-kf fs-nosandbox" ;;
-    tiny) echo "seed ffmpeg thumb inproc fs fs-nosandbox" ;;
+    tiny) echo "seed ffmpeg thumb inproc fs fs-nosandbox fs-nosync" ;;
     long) echo "seed ffmpeg thumb inproc inproc-kf fs fs-kf" ;;
     crashy) echo "fs-clean fs-crashy" ;;
     esac
@@ -155,6 +156,7 @@ daemon_flags() {
     case $1 in
     fs | fs-kf) echo "" ;;
     fs-nosandbox) echo "--sandbox no" ;;
+    fs-nosync) echo "--sync-output no" ;;
     fs-clean | fs-crashy)
         echo "--worker $REPO/tests/faults/faulty-worker --no-crash-retry -v" ;;
     esac

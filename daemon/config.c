@@ -59,6 +59,8 @@ static const struct setting settings[] = {
      "seconds running jobs get to finish on SIGTERM"},
     {"crash_retry", "--crash-retry", K_BOOL, OFF(is_crash_retryable), 0, 1,
      "retry jobs whose worker crashed (yes|no)"},
+    {"sync_output", "--sync-output", K_BOOL, OFF(is_output_synced), 0, 1,
+     "fsync frames and their directory before DONE (yes|no)"},
     {"max_frame_bytes", "--max-frame-bytes", K_INT, OFF(max_frame_bytes),
      1024, 256 << 20, "largest JPEG a worker may send"},
     {"log_level", "--log-level", K_INT, OFF(log_level), 0, 7,
@@ -105,6 +107,7 @@ config_defaults(struct config *c)
     c->retry_delay_s = 10;
     c->grace_s = 30;
     c->is_crash_retryable = 1;
+    c->is_output_synced = 1;
     c->max_frame_bytes = PROTO_FRAME_MAX_DEFAULT;
     c->log_level = LOG_P_INFO;
     c->max_input_mb = 16384;

@@ -26,6 +26,7 @@ struct config {
     int retry_delay_s;
     int grace_s;
     int is_crash_retryable;
+    int is_output_synced;  /* fsync frames and directory before DONE */
     uint32_t max_frame_bytes;
     int log_level;
 };

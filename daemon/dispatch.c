@@ -221,8 +221,9 @@ start_job(struct slot *s, struct slot_job *sj)
                 ? confine_open_dir(&d.output_roots, sj->job.output_dir)
                 : (errno = EINVAL, -1);
     err = errno;
-    if (dirfd != -1 && (sj->persist = persist_new(d.loop, dirfd,
-                                                  sj->job.output_dir)) == NULL) {
+    if (dirfd != -1 &&
+        (sj->persist = persist_new(d.loop, dirfd, sj->job.output_dir,
+                                   d.cfg->is_output_synced)) == NULL) {
         close(dirfd);
         dirfd = -1;
         err = ENOMEM;

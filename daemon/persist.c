@@ -21,6 +21,7 @@ struct persist {
     int dirfd;
     char label[256];
     int pending;
+    int is_synced; /* fsync each frame, and the directory at the end */
     int is_finishing, do_sync, is_syncing;
     int err;
     char why[384];
@@ -39,7 +40,7 @@ struct frame_write {
 };
 
 struct persist *
-persist_new(uv_loop_t *loop, int dirfd, const char *label)
+persist_new(uv_loop_t *loop, int dirfd, const char *label, int is_synced)
 {
     struct persist *p = calloc(1, sizeof(*p));
 
@@ -47,6 +48,7 @@ persist_new(uv_loop_t *loop, int dirfd, const char *label)
         return NULL;
     p->loop = loop;
     p->dirfd = dirfd;
+    p->is_synced = is_synced;
     snprintf(p->label, sizeof(p->label), "%s", label);
     return p;
 }
@@ -114,7 +116,8 @@ write_work(uv_work_t *req)
 {
     struct frame_write *w = req->data;
 
-    if (output_write_frame(w->p->dirfd, w->index, w->data, w->len, 1) == -1)
+    if (output_write_frame(w->p->dirfd, w->index, w->data, w->len,
+                           w->p->is_synced) == -1)
         w->err = errno;
 }
 
@@ -164,7 +167,7 @@ persist_finish(struct persist *p, int do_sync, persist_done_cb done,
                void *arg)
 {
     p->is_finishing = 1;
-    p->do_sync = do_sync;
+    p->do_sync = do_sync && p->is_synced;
     p->done = done;
     p->arg = arg;
     maybe_complete(p);

@@ -20,7 +20,8 @@ struct persist;
 typedef void (*persist_done_cb)(void *arg, int err, const char *why);
 
 /* Takes ownership of dirfd.  label names the directory in messages. */
-struct persist *persist_new(uv_loop_t *, int dirfd, const char *label);
+struct persist *persist_new(uv_loop_t *, int dirfd, const char *label,
+                            int is_synced);
 
 /* Queues a copy of one frame.  Failures are reported through done. */
 void persist_frame(struct persist *, uint32_t index, const uint8_t *jpeg,
