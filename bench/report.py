@@ -280,8 +280,11 @@ for c in ["mixed", "tiny", "long"]:
                 f"{'—' if sb is None else f'{(1 - sb) * 100:.1f} %'} |")
 if rows:
     w("What isolation costs: frameshieldd's total time over the in-process "
-      "loop's (same files, same slots); and the sandbox: 1 − files/s with "
-      "the sandbox / files/s with `--sandbox no` (negative = within noise).")
+      "loop's (same files, same slots); and the sandbox over whole runs: "
+      "1 − files/s with the sandbox / files/s with `--sandbox no`. Runs on "
+      "this shared machine differ by ±10 % from one to the next, so that "
+      "column is noise either way; the sandbox's cost is measured at its "
+      "source below.")
     w("")
     w("| corpus | frameshieldd time / in-process time | sandbox cost |")
     w("|---|---|---|")

@@ -300,7 +300,9 @@ head -n 100 "$T/jobs.tiny" | awk -F'\t' -v o="$T/sandbox/out" -v q="'" '
           ", " q o "/" $3 q ", 1);" }
     END { print "COMMIT;" }' > "$T/sandbox/jobs.sql"
 start_daemon "$T/sandbox/db" "$T/keep/strace.log" --workers 1
-worker=$(pgrep -P "$DAEMON_PID" | head -n 1)
+# the daemon's child is the zygote; the worker is the zygote's child
+worker=$(pgrep -P "$(pgrep -P "$DAEMON_PID" | head -n 1)" | head -n 1)
+[ -n "$worker" ] || { echo "bench: no worker under the zygote" >&2; exit 1; }
 strace -c -p "$worker" -o "$T/sandbox/strace" 2> /dev/null &
 strace_pid=$!
 track "$strace_pid"
@@ -312,6 +314,7 @@ wait "$strace_pid" || true
 stop_daemon
 awk '$NF == "total" { print "calls_per_job=" $(NF - 1) / 100 }' \
     "$T/sandbox/strace" > "$T/sandbox/calls"
+[ -s "$T/sandbox/calls" ] || { echo "bench: strace counted nothing" >&2; exit 1; }
 say "sandbox: $(tr '\n' ' ' < "$T/sandbox/percall")$(cat "$T/sandbox/calls")"
 rm -rf "$T/sandbox/out" "$T/sandbox/db"*
 

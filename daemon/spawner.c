@@ -89,6 +89,8 @@ on_poll_closed(uv_handle_t *h)
 {
     struct spawner *sp = h->data;
 
+    close(sp->dead_fd); /* only now: libuv polled it until the close */
+    sp->dead_fd = -1;
     uv_close((uv_handle_t *)&sp->proc, on_proc_closed);
 }
 
@@ -107,8 +109,9 @@ on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
         sp->failures = 0;
     /* Reports still queued in the socket come first, then the loss. */
     on_poll(&sp->poll, 0, UV_READABLE);
-    close(sp->fd);
-    sp->fd = -1;
+    uv_poll_stop(&sp->poll);
+    sp->dead_fd = sp->fd;
+    sp->fd = -1; /* no more requests: slots wait for pool_spawner_up */
     pool_zygote_lost(sp->pool);
     uv_close((uv_handle_t *)&sp->poll, on_poll_closed);
 }
@@ -177,6 +180,7 @@ spawner_start(struct spawner *sp, struct pool *p, uv_loop_t *loop,
     sp->path = path;
     sp->args = args;
     sp->fd = -1;
+    sp->dead_fd = -1;
     uv_timer_init(loop, &sp->restart);
     sp->restart.data = sp;
     zygote_launch(sp);

@@ -19,8 +19,9 @@ struct spawner {
     uv_process_t proc;
     uv_poll_t poll;
     uv_timer_t restart;
-    int fd;    /* our end of the control socket; -1 when down */
-    int is_up; /* the zygote runs (its handles are open) */
+    int fd;      /* our end of the control socket; -1 when down */
+    int dead_fd; /* a dead zygote's socket, until its poll handle closes */
+    int is_up;   /* the zygote runs (its handles are open) */
     int is_stopping;
     int failures; /* consecutive zygote deaths soon after start */
     uint64_t started_ms;
