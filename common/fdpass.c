@@ -1,6 +1,6 @@
 /*
- * SCM_RIGHTS descriptor passing over a Unix stream socket; supervisor and
- * worker both use it.
+ * SCM_RIGHTS descriptor passing over Unix sockets; supervisor, worker and
+ * zygote use it.
  */
 #define _GNU_SOURCE
 #include "fdpass.h"
@@ -12,25 +12,30 @@
 #include <unistd.h>
 
 int
-fdpass_send(int sock, const void *buf, size_t len, int fd)
+fdpass_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
     union {
         struct cmsghdr hdr;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(FDPASS_MAX_FDS * sizeof(int))];
     } ctl;
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    struct cmsghdr *c;
     ssize_t n;
 
-    memset(&ctl, 0, sizeof(ctl));
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (nfds < 0 || nfds > FDPASS_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (nfds > 0) {
+        memset(&ctl, 0, sizeof(ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    }
     do
         n = sendmsg(sock, &msg, MSG_NOSIGNAL);
     while (n == -1 && errno == EINTR);
@@ -43,8 +48,15 @@ fdpass_send(int sock, const void *buf, size_t len, int fd)
     return 0;
 }
 
+int
+fdpass_send(int sock, const void *buf, size_t len, int fd)
+{
+    return fdpass_send_fds(sock, buf, len, &fd, 1);
+}
+
+/* Moves received descriptors into fds[*got..maxfds); closes the rest. */
 static void
-take_fds(struct msghdr *msg, int *fd)
+take_fds(struct msghdr *msg, int *fds, int maxfds, int *got)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL;
          c = CMSG_NXTHDR(msg, c)) {
@@ -52,40 +64,66 @@ take_fds(struct msghdr *msg, int *fd)
             continue;
         size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < n; i++) {
-            int got;
-            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (*fd == -1)
-                *fd = got;
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*got < maxfds)
+                fds[(*got)++] = fd;
             else
-                close(got);
+                close(fd);
         }
     }
 }
 
-int
-fdpass_recv(int sock, void *buf, size_t len, int *fd)
+ssize_t
+fdpass_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds,
+                int *nfds, int flags)
 {
     union {
         struct cmsghdr hdr;
         char buf[CMSG_SPACE(4 * sizeof(int))];
     } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n;
+
+    *nfds = 0;
+    for (int i = 0; i < maxfds; i++)
+        fds[i] = -1;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+    while (n == -1 && errno == EINTR);
+    if (n >= 0)
+        take_fds(&msg, fds, maxfds, nfds);
+    if (n >= 0 && (msg.msg_flags & MSG_TRUNC)) {
+        for (int i = 0; i < *nfds; i++)
+            close(fds[i]);
+        *nfds = 0;
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return n;
+}
+
+int
+fdpass_recv(int sock, void *buf, size_t len, int *fd)
+{
     size_t got = 0;
+    int nfds;
 
     *fd = -1;
     while (got < len) {
-        struct iovec iov = {.iov_base = (char *)buf + got,
-                            .iov_len = len - got};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-        ssize_t n;
-
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-        if (n == -1 && errno == EINTR)
-            continue;
+        int one = -1;
+        ssize_t n = fdpass_recv_fds(sock, (char *)buf + got, len - got, &one, 1,
+                                    &nfds, 0);
         if (n == -1)
             goto fail;
-        take_fds(&msg, fd);
+        if (nfds == 1 && *fd == -1)
+            *fd = one;
+        else if (nfds == 1)
+            close(one);
         if (n == 0) {
             if (got == 0 && *fd == -1)
                 return 1;

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "log.h"
 
 #define MAX_FDS 2
@@ -23,75 +24,24 @@
 int
 zygote_send(int sock, const struct zygote_msg *m, const int *fds, int nfds)
 {
-    union {
-        struct cmsghdr hdr;
-        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-    } ctl;
-    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    ssize_t n;
-
-    if (nfds > MAX_FDS) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (nfds > 0) {
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
-    }
-    do
-        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    while (n == -1 && errno == EINTR);
-    return n == (ssize_t)sizeof(*m) ? 0 : -1;
+    return fdpass_send_fds(sock, m, sizeof(*m), fds, nfds);
 }
 
 int
 zygote_recv(int sock, struct zygote_msg *m, int *fds, int maxfds,
             int is_nonblocking)
 {
-    union {
-        struct cmsghdr hdr;
-        char buf[CMSG_SPACE(4 * sizeof(int))];
-    } ctl;
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf)};
-    int got = 0;
-    ssize_t n;
+    int got;
+    ssize_t n = fdpass_recv_fds(sock, m, sizeof(*m), fds, maxfds, &got,
+                                is_nonblocking ? MSG_DONTWAIT : 0);
 
-    for (int i = 0; i < maxfds; i++)
-        fds[i] = -1;
-    do
-        n = recvmsg(sock, &msg,
-                    MSG_CMSG_CLOEXEC | (is_nonblocking ? MSG_DONTWAIT : 0));
-    while (n == -1 && errno == EINTR);
     if (n == 0)
         return -2;
+    if (n == -1 && errno == EMSGSIZE)
+        errno = EPROTO; /* a longer packet: not ours, not fatal */
     if (n == -1)
         return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL;
-         c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (got < maxfds)
-                fds[got++] = fd;
-            else
-                close(fd);
-        }
-    }
-    if (n != (ssize_t)sizeof(*m) || (msg.msg_flags & MSG_TRUNC)) {
+    if (n != (ssize_t)sizeof(*m)) {
         for (int i = 0; i < got; i++)
             close(fds[i]);
         errno = EPROTO;
@@ -217,8 +167,13 @@ zygote_serve(void)
                 return;
             continue;
         }
-        log_warn("zygote: malformed request ignored");
+        log_warn("zygote: malformed request refused");
         for (int i = 0; i < n; i++)
             close(fds[i]);
+        if (n >= 0 && req.type == ZY_SPAWN) { /* answer, or it waits */
+            struct zygote_msg no = {
+                .type = ZY_FAILED, .tag = req.tag, .status = EPROTO};
+            (void)zygote_send(ZYGOTE_FD, &no, NULL, 0);
+        }
     }
 }

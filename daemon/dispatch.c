@@ -281,9 +281,15 @@ claim_for(struct slot *s)
             log_err("out of memory claiming a job");
             return -1;
         }
-        if ((rc = queue_claim_next(d.q, s->pid, &sj->job)) != 1) {
+        /*
+         * Committed before the job leaves: a claim rolled back after its
+         * worker started would run the job twice.  The turn's finishes
+         * so far share the commit.
+         */
+        if ((rc = queue_claim_next(d.q, s->pid, &sj->job)) != 1 ||
+            queue_flush(d.q) == -1) {
             free(sj);
-            return rc;
+            return rc == 1 ? -1 : rc;
         }
         if (start_job(s, sj) == 0)
             return 1;
@@ -436,9 +442,9 @@ dispatch_pool_changed(void)
 }
 
 /*
- * Before the loop blocks: what this turn's callbacks changed in the queue
- * is committed at once (a result that came with another worker's, and the
- * claim that followed, share one commit).
+ * Before the loop blocks: the finishes this turn's callbacks recorded are
+ * committed together (results that arrived together share one commit; a
+ * claim commits at once, with whatever finishes came before it).
  */
 static void
 on_loop_turn_end(uv_prepare_t *h)

@@ -24,6 +24,10 @@
 #define RESPAWN_MAX_MS 30000
 /* After a worker exits, unread bytes get this long to arrive. */
 #define EOF_WAIT_MS 500
+/* From the request to the zygote to the worker's HELLO, at most. */
+#define START_TIMEOUT_MS 30000
+/* A request's tag: the slot (pool size <= 256) and which spawn of it. */
+#define TAG_SLOT_BITS 8
 
 static void slot_spawn(struct slot *);
 static void slot_try_finalize(struct slot *);
@@ -187,6 +191,20 @@ slot_exited(struct slot *s, int64_t exit_status, int term_signal)
     slot_try_finalize(s);
 }
 
+/*
+ * SIGKILL through the pidfd, which names this very process: once the
+ * zygote has reaped it, ESRCH, never another process that took its pid.
+ * Only kernels without pidfds (before 5.3) fall back to the pid.
+ */
+static void
+signal_worker(struct slot *s)
+{
+    if (s->pidfd >= 0)
+        (void)syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+    else if (s->pid > 0)
+        (void)kill(s->pid, SIGKILL);
+}
+
 void
 pool_kill(struct slot *s, enum end_kind why, const char *detail)
 {
@@ -206,10 +224,7 @@ pool_kill(struct slot *s, enum end_kind why, const char *detail)
         s->is_kill_pending = 1; /* the fork is not reported yet */
         return;
     }
-    /* A pidfd names this process even if its pid were reused. */
-    if (s->pidfd < 0 ||
-        syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) == -1)
-        (void)kill(s->pid, SIGKILL);
+    signal_worker(s);
 }
 
 static void
@@ -233,8 +248,11 @@ handle_hello(struct slot *s, const uint8_t *p, size_t len)
         protocol_violation(s, "unexpected or malformed HELLO");
         return;
     }
+    if (s->has_exited) /* read after its exit: nothing to hand a job to */
+        return;
     s->state = SLOT_IDLE;
     s->start_failures = 0;
+    uv_timer_stop(&s->timer); /* the start deadline */
     log_debug("slot=%d worker=%d ready in %llu ms", s->index, s->pid,
               (unsigned long long)(uv_now(s->pool->loop) - s->spawned_ms));
     dispatch_slot_idle(s);
@@ -272,14 +290,20 @@ handle_result(struct slot *s, const uint8_t *p, size_t len)
     struct slot_job *sj = s->sj;
     s->sj = NULL;
     s->jobs_served++;
-    s->state = SLOT_IDLE;
+    /*
+     * Decided before dispatch_result, whose bookkeeping may claim jobs
+     * for idle slots: a worker already reported dead (its RESULT read
+     * late) or due for recycling must not be one of them.
+     */
+    int is_last = s->has_exited ||
+                  s->jobs_served >= s->pool->set.max_jobs_per_worker ||
+                  s->pool->is_draining;
+    s->state = is_last ? SLOT_DYING : SLOT_IDLE;
     dispatch_result(s, sj, &m);
-    if (s->state == SLOT_IDLE &&
-        (s->jobs_served >= s->pool->set.max_jobs_per_worker ||
-         s->pool->is_draining)) {
+    if (is_last) {
         /* Recycle: closing our end gives the worker EOF; it exits 0. */
-        s->state = SLOT_DYING;
-        shutdown(chan_fd(s), SHUT_WR);
+        if (!s->has_exited)
+            shutdown(chan_fd(s), SHUT_WR);
         return;
     }
     if (s->state == SLOT_IDLE)
@@ -425,13 +449,36 @@ slot_reset(struct slot *s)
     s->kill_detail[0] = '\0';
 }
 
+/*
+ * Not ready in time: a worker stuck before HELLO, or a zygote that never
+ * answered (then there is nothing to kill; a late answer is refused by
+ * its tag).  Either way a failed start, for the backoff.
+ */
+static void
+on_start_timeout(uv_timer_t *t)
+{
+    struct slot *s = t->data;
+
+    log_warn("slot=%d worker=%d not ready after %d s", s->index, s->pid,
+             START_TIMEOUT_MS / 1000);
+    if (s->pid == 0) {
+        s->has_exited = s->has_eof = s->has_err_eof = 1;
+        slot_try_finalize(s); /* STARTING: counted as a failed start */
+        return;
+    }
+    s->start_failures++;
+    pool_kill(s, END_EXIT, "");
+}
+
 /* Asks the zygote for a worker on a new channel and stderr pipe. */
 static void
 slot_spawn(struct slot *s)
 {
+    struct spawner *sp = &s->pool->spawner;
     int sv[2], errp[2];
 
     slot_reset(s);
+    s->spawn_gen = (s->spawn_gen + 1) & 0x7fffff;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
         goto no_fds;
     if (pipe2(errp, O_CLOEXEC) == -1) {
@@ -439,13 +486,18 @@ slot_spawn(struct slot *s)
         close(sv[1]);
         goto no_fds;
     }
-    if (spawner_request(&s->pool->spawner, s->index, sv[1], errp[1]) == -1) {
-        /* The zygote is restarting: pool_spawner_up brings us back. */
+    if (spawner_request(sp, s->spawn_gen << TAG_SLOT_BITS | s->index, sv[1],
+                        errp[1]) == -1) {
+        int err = errno;
+
         close(sv[0]);
         close(sv[1]);
         close(errp[0]);
         close(errp[1]);
-        return;
+        if (!spawner_is_up(sp))
+            return; /* restarting: pool_spawner_up brings us back */
+        errno = err;
+        goto no_fds;
     }
     close(sv[1]);
     close(errp[1]);
@@ -458,6 +510,7 @@ slot_spawn(struct slot *s)
     s->open_handles = 2;
     s->state = SLOT_STARTING;
     s->spawned_ms = uv_now(s->pool->loop);
+    uv_timer_start(&s->timer, on_start_timeout, START_TIMEOUT_MS, 0);
     return;
 no_fds:
     log_err("slot=%d spawn: %s", s->index, strerror(errno));
@@ -465,13 +518,20 @@ no_fds:
     uv_timer_start(&s->timer, on_respawn_due, 1000, 0);
 }
 
+/* The slot still waiting for the spawn the tag names, or NULL. */
 static struct slot *
 slot_of_tag(struct pool *p, int tag)
 {
-    if (tag < 0 || tag >= p->set.size || p->slots[tag].state == SLOT_EMPTY ||
-        p->slots[tag].pid != 0)
+    int i = tag & ((1 << TAG_SLOT_BITS) - 1);
+    struct slot *s;
+
+    if (tag < 0 || i >= p->set.size)
         return NULL;
-    return &p->slots[tag];
+    s = &p->slots[i];
+    if (s->state == SLOT_EMPTY || s->pid != 0 || s->has_exited ||
+        s->spawn_gen != (unsigned)tag >> TAG_SLOT_BITS)
+        return NULL;
+    return s;
 }
 
 /* Reads start only now: nothing of a worker counts before its pid. */
@@ -481,13 +541,18 @@ pool_worker_spawned(struct pool *p, int tag, int pid, int pidfd)
     struct slot *s = slot_of_tag(p, tag);
 
     if (s == NULL) {
+        /* Its slot gave up waiting: it would idle on a closed channel. */
         log_warn("zygote reported worker %d for no waiting slot", pid);
-        if (pidfd >= 0)
+        if (pidfd >= 0) {
+            (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
             close(pidfd);
+        }
         return;
     }
     s->pid = pid;
     s->pidfd = pidfd;
+    if (pidfd < 0) /* kernels before 5.3: the pid it is, then */
+        log_debug("slot=%d worker=%d without a pidfd", s->index, pid);
     errlog_init(&s->errlog, s->pid);
     uv_read_start((uv_stream_t *)&s->errp, on_err_alloc, on_err_read);
     if (s->is_kill_pending) {
@@ -506,7 +571,6 @@ pool_worker_spawn_failed(struct pool *p, int tag, int err)
     if (s == NULL)
         return;
     log_err("slot=%d zygote could not fork: %s", s->index, strerror(err));
-    s->start_failures++;
     s->has_exited = s->has_eof = s->has_err_eof = 1;
     slot_try_finalize(s);
 }
@@ -528,9 +592,11 @@ pool_worker_exited(struct pool *p, int pid, int wait_status)
 }
 
 /*
- * The zygote died, so did its workers (PR_SET_PDEATHSIG, SIGKILL), and
- * nobody will report them: they end as killed by SIGKILL, which is what
- * happened to them.
+ * The zygote died, so do its workers (PR_SET_PDEATHSIG; the pidfd makes
+ * sure), and nobody will report them.  Their attempts were cut short by
+ * the pool, not by their input: interrupted, requeued, not charged.
+ * Every slot is marked dying before any attempt ends, since ending one
+ * may claim jobs for slots that look idle.
  */
 void
 pool_zygote_lost(struct pool *p)
@@ -540,9 +606,25 @@ pool_zygote_lost(struct pool *p)
 
         if (s->state == SLOT_EMPTY || s->has_exited)
             continue;
-        if (s->pid == 0) /* never forked, or never heard of: no reads */
-            s->has_eof = s->has_err_eof = 1;
-        slot_exited(s, 0, SIGKILL);
+        signal_worker(s);
+        if (!s->is_killed) {
+            s->is_killed = 1;
+            s->kill_reason = END_INTERRUPTED;
+            snprintf(s->kill_detail, sizeof(s->kill_detail),
+                     "the zygote died");
+        }
+        s->state = SLOT_DYING;
+        uv_timer_stop(&s->timer);
+        uv_read_stop((uv_stream_t *)&s->chan);
+        s->has_eof = 1;
+        if (s->pid == 0) /* never forked, or never heard of: no stderr */
+            s->has_err_eof = 1;
+    }
+    for (int i = 0; i < p->set.size; i++) {
+        struct slot *s = &p->slots[i];
+
+        if (s->state != SLOT_EMPTY && !s->has_exited)
+            slot_exited(s, 0, SIGKILL);
     }
 }
 

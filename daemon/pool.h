@@ -47,6 +47,7 @@ struct slot {
     int pid;             /* 0 until the zygote reports the fork */
     int pidfd;           /* signals this very process; -1 on old kernels */
     int is_kill_pending; /* killed before its pid was known */
+    unsigned spawn_gen;  /* which spawn of this slot the zygote answers */
     uv_pipe_t chan;
     uv_pipe_t errp; /* the worker's stderr */
     struct errlog errlog;

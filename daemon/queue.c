@@ -48,6 +48,7 @@ static const char *const stmt_sql[S_COUNT] = {
         " WHERE id = (SELECT id FROM ("
         "  SELECT * FROM (SELECT id, priority FROM jobs"
         "   INDEXED BY jobs_pending WHERE status = 'PENDING'"
+        "   AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)"
         "   ORDER BY priority DESC, id LIMIT 1)"
         "  UNION ALL SELECT * FROM (SELECT id, priority FROM jobs"
         "   INDEXED BY jobs_retry_due"
@@ -184,6 +185,9 @@ tx_begin(struct queue *q)
 {
     if (!q->is_batching)
         return run(q, S_BEGIN);
+    /* SQLite rolls a transaction back by itself on some errors (full). */
+    if (q->is_batch_open && sqlite3_get_autocommit(q->db))
+        q->is_batch_open = 0;
     if (!q->is_batch_open) {
         if (run(q, S_BEGIN) == -1)
             return -1;
@@ -222,10 +226,10 @@ queue_flush(struct queue *q)
     if (!q->is_batch_open)
         return 0;
     q->is_batch_open = 0;
-    if (run(q, S_COMMIT) == 0)
+    if (sqlite3_get_autocommit(q->db) == 0 && run(q, S_COMMIT) == 0)
         return 0;
-    log_err("sqlite: a batch of transitions could not be committed; their "
-            "jobs run again");
+    log_err("sqlite: a batch of transitions was not committed; its jobs "
+            "keep their previous state (RUNNING ones until the next start)");
     rollback(q);
     return -1;
 }

@@ -45,9 +45,9 @@ int queue_claim_next(struct queue *, int worker_pid, struct job *out);
 /*
  * Batching (the daemon's event loop): claims and finishes join one write
  * transaction, each in a savepoint of its own, until queue_flush commits
- * them together, once per loop turn.  queue_flush returns 0, or -1 when
- * the commit failed (the batch is rolled back: its jobs run again).
- * queue_close flushes.
+ * them together.  queue_flush returns 0, or -1 when the commit failed
+ * (the batch is rolled back: its claims never happened, its jobs keep
+ * their previous state).  queue_close flushes.
  */
 void queue_set_batching(struct queue *, int is_on);
 int queue_flush(struct queue *);

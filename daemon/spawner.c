@@ -46,9 +46,9 @@ on_poll(uv_poll_t *h, int status, int events)
             break;
         default:
             log_warn("zygote: unknown message type %u", m.type);
-            if (n == 1)
-                close(fds[0]);
         }
+        if (n == 1 && m.type != ZY_SPAWNED)
+            close(fds[0]);
     }
     /* EOF: the zygote is gone or going; its exit callback cleans up. */
     if (n == -2 || (n == -1 && errno != EAGAIN && errno != EPROTO))
@@ -95,7 +95,7 @@ on_poll_closed(uv_handle_t *h)
 }
 
 static void
-on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+on_zygote_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
     struct spawner *sp = proc->data;
 
@@ -145,7 +145,7 @@ zygote_launch(struct spawner *sp)
     opt.env = empty_env;
     opt.stdio = stdio;
     opt.stdio_count = 4;
-    opt.exit_cb = on_exit;
+    opt.exit_cb = on_zygote_exit;
     /* Its own session: a terminal's ^C reaches the supervisor only. */
     opt.flags = UV_PROCESS_DETACHED;
     sp->proc.data = sp;
@@ -188,12 +188,18 @@ spawner_start(struct spawner *sp, struct pool *p, uv_loop_t *loop,
 }
 
 int
+spawner_is_up(const struct spawner *sp)
+{
+    return sp->fd != -1 && !sp->is_stopping;
+}
+
+int
 spawner_request(struct spawner *sp, int tag, int chan_fd, int err_fd)
 {
     struct zygote_msg m = {.type = ZY_SPAWN, .tag = tag};
     int fds[2] = {chan_fd, err_fd};
 
-    if (sp->fd == -1 || sp->is_stopping) {
+    if (!spawner_is_up(sp)) {
         errno = EAGAIN;
         return -1;
     }

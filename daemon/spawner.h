@@ -39,6 +39,9 @@ int spawner_start(struct spawner *, struct pool *, uv_loop_t *,
  */
 int spawner_request(struct spawner *, int tag, int chan_fd, int err_fd);
 
+/* Whether requests can be sent (the zygote runs and is not stopping). */
+int spawner_is_up(const struct spawner *);
+
 /* No more workers: the zygote goes; its handles close. */
 void spawner_stop(struct spawner *);
 

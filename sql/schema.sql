@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 
 -- The claim takes the better of three heads, each one index lookup
--- however many rows pile up: the first PENDING job in priority order,
+-- however many rows pile up: the first PENDING job in priority order
+-- (a PENDING row may carry a next_attempt_at: not before then),
 -- the first RETRY job whose backoff has passed, and a RETRY job with no
 -- backoff at all (requeued at start).  RETRY rows are kept by when they
 -- are due, so thousands still backing off cost nothing; the due ones
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 -- passing every RETRY row still backing off on each claim.)
 DROP INDEX IF EXISTS jobs_runnable;
 CREATE INDEX IF NOT EXISTS jobs_pending
-    ON jobs (priority DESC, id)
+    ON jobs (priority DESC, id, next_attempt_at)
     WHERE status = 'PENDING';
 CREATE INDEX IF NOT EXISTS jobs_retry_due
     ON jobs (next_attempt_at, priority)

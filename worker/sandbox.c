@@ -216,6 +216,8 @@ set_limits(const struct sandbox_opts *o, char *err, size_t errlen)
 int
 sandbox_enter(const struct sandbox_opts *o, char *err, size_t errlen)
 {
+    pid_t parent = getppid();
+
     /*
      * A network namespace of our own, so even a hole in the filter
      * reaches no network.  Refused under RestrictNamespaces= or without
@@ -225,6 +227,16 @@ sandbox_enter(const struct sandbox_opts *o, char *err, size_t errlen)
         (void)unshare(CLONE_NEWUSER | CLONE_NEWNET);
     if (drop_user(o->user, err, errlen) == -1)
         return -1;
+    /*
+     * Changing credentials clears the parent-death signal: set it again,
+     * or a worker whose zygote dies lives on as an orphan (found by a
+     * review: it then took jobs on a channel nobody watched).  The filter
+     * below forbids prctl, so now or never.
+     */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent) {
+        snprintf(err, errlen, "parent gone while entering the sandbox");
+        return -1;
+    }
     if (chdir("/") == -1) {
         snprintf(err, errlen, "chdir /: %s", strerror(errno));
         return -1;

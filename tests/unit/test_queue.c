@@ -98,6 +98,7 @@ main(void)
     add(q, "pending-p0-b", 0, "PENDING", 0, 0);
     add(q, "retry-p7-due", 7, "RETRY", -5, 1);
     add(q, "done-p9", 9, "DONE", 0, 0);
+    add(q, "pending-p8-later", 8, "PENDING", 3600000, 1);
     const char *want[] = {
         "retry-p7-due", "pending-p5",   "retry-p3-due", "retry-p1-requeued",
         "pending-p0-a", "pending-p0-b", "(none)"};
