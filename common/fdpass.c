@@ -80,7 +80,7 @@ fdpass_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds,
 {
     union {
         struct cmsghdr hdr;
-        char buf[CMSG_SPACE(4 * sizeof(int))];
+        char buf[CMSG_SPACE(FDPASS_MAX_FDS * sizeof(int))];
     } ctl;
     struct iovec iov = {.iov_base = buf, .iov_len = len};
     struct msghdr msg = {.msg_iov = &iov,

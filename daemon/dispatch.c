@@ -58,6 +58,13 @@ dispatch_get_stats(struct dispatch_stats *out)
 
 static void kick(void);
 
+/* Whether claims wait for the disk (see claim_for). */
+static int
+is_disk_behind(void)
+{
+    return d.persisting >= SYNC_AHEAD * d.pool->set.size;
+}
+
 /* Records an attempt's end in the queue, logs it, and frees the job. */
 static void
 finish(struct slot_job *sj)
@@ -123,10 +130,11 @@ on_persisted(void *arg, int err, const char *why)
         snprintf(sj->detail, sizeof(sj->detail), "%s", why);
     }
     sj->end.detail = sj->detail;
+    int was_behind = is_disk_behind();
     d.persisting--;
     finish(sj);
-    /* A slot may have waited for the disk to catch up: see claim_for. */
-    if (!d.is_draining && pool_count(d.pool, SLOT_IDLE) > 0)
+    /* Claims that waited for the disk go on; otherwise nothing waits. */
+    if (was_behind && !d.is_draining && pool_count(d.pool, SLOT_IDLE) > 0)
         kick();
 }
 
@@ -274,7 +282,7 @@ announce_ready(void)
 static int
 claim_for(struct slot *s)
 {
-    if (d.persisting >= SYNC_AHEAD * d.pool->set.size)
+    if (is_disk_behind())
         return 0;
     for (int i = 0; i < CLAIMS_PER_TURN; i++) {
         struct slot_job *sj = calloc(1, sizeof(*sj));

@@ -555,9 +555,8 @@ pool_worker_spawned(struct pool *p, int tag, int pid, int pidfd)
         log_debug("slot=%d worker=%d without a pidfd", s->index, pid);
     errlog_init(&s->errlog, s->pid);
     uv_read_start((uv_stream_t *)&s->errp, on_err_alloc, on_err_read);
-    if (s->is_kill_pending) {
-        s->is_killed = 1;
-        pool_kill(s, s->kill_reason, s->kill_detail);
+    if (s->is_kill_pending) { /* pool_kill did the rest already */
+        signal_worker(s);
         return;
     }
     uv_read_start((uv_stream_t *)&s->chan, on_alloc, on_read);
