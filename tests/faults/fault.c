@@ -7,8 +7,8 @@
  * The worker runs under a seccomp filter that kills it for any system call
  * outside a short allow-list, so the injector itself makes none that a
  * decoding worker would not: no /proc, no readlink, no state files.  It
- * wraps avformat_find_stream_info() to read the marker of the job being
- * opened (pure memory: av_dict_get) and injects at the job's first
+ * wraps avformat_open_input() to read the marker of the job being opened
+ * (pure memory: av_dict_get) and injects at the job's first
  * avcodec_send_packet().  Everything else it needs (the real functions,
  * the environment) is looked up in the constructor, before the worker
  * enters its sandbox and clears its environment.
@@ -92,15 +92,16 @@ static const struct {
     {"FAULT_FORK", FAULT_FORK},     {"FAULT_MEMBOMB", FAULT_MEMBOMB},
 };
 
-typedef int (*find_info_fn)(AVFormatContext *, AVDictionary **);
+typedef int (*open_input_fn)(AVFormatContext **, const char *,
+                             const AVInputFormat *, AVDictionary **);
 typedef int (*send_packet_fn)(AVCodecContext *, const AVPacket *);
 
-static find_info_fn real_find_info;
+static open_input_fn real_open_input;
 static send_packet_fn real_send_packet;
 static long slow_ms = 1500;
 static unsigned long membomb_max = 3072 * MIB;
 
-/* The current job's fault, armed by find_stream_info, spent at injection. */
+/* The current job's fault, armed by open_input, spent at injection. */
 static enum fault pending = FAULT_NONE;
 
 /* --- output without stdio: write(2) only ----------------------------- */
@@ -205,8 +206,7 @@ fault_start(void)
         put("libfault: FS_FAULT_START=die\n");
         _exit(1);
     }
-    real_find_info = (find_info_fn)dlsym(RTLD_NEXT,
-                                         "avformat_find_stream_info");
+    real_open_input = (open_input_fn)dlsym(RTLD_NEXT, "avformat_open_input");
     real_send_packet = (send_packet_fn)dlsym(RTLD_NEXT, "avcodec_send_packet");
     /* The worker clears its environment later: read it now. */
     slow_ms = (long)env_num("FS_FAULT_SLOW_MS", 1500);
@@ -355,19 +355,23 @@ inject(enum fault f)
 
 /* --- the interposed functions ------------------------------------------ */
 
-/* After the real call, the job's marker is in the container's tags. */
+/*
+ * After the real call, the job's marker is in the container's tags (MP4's
+ * udta and Matroska's Tags are read with the header).
+ */
 int
-avformat_find_stream_info(AVFormatContext *ic, AVDictionary **options)
+avformat_open_input(AVFormatContext **ps, const char *url,
+                    const AVInputFormat *fmt, AVDictionary **options)
 {
     const AVDictionaryEntry *e;
     int ret;
 
-    if (real_find_info == NULL)
-        missing("avformat_find_stream_info");
-    ret = real_find_info(ic, options);
+    if (real_open_input == NULL)
+        missing("avformat_open_input");
+    ret = real_open_input(ps, url, fmt, options);
     pending = FAULT_NONE;
-    if (ic == NULL ||
-        (e = av_dict_get(ic->metadata, "comment", NULL, 0)) == NULL)
+    if (ret < 0 || ps == NULL || *ps == NULL ||
+        (e = av_dict_get((*ps)->metadata, "comment", NULL, 0)) == NULL)
         return ret;
     for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
         if (strcmp(e->value, markers[i].name) == 0)
