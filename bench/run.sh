@@ -204,7 +204,7 @@ run_one() {
         line=$(cat "$T/keep/$c.$m.time")
         wall=$(sed 's/wall=\([^ ]*\).*/\1/' <<< "$line")
         cpu=$(sed 's/.* cpu=\([^ ]*\).*/\1/' <<< "$line")
-        # "frames=F decoded=D total=T in=IN" per file that succeeded
+        # "frames=F decoded=D total=T decoder=new|reused in=IN" per file done
         frames=$(awk '{ sub(/^frames=/, "", $1); s += $1 } END { print s + 0 }' \
             "$T/keep/$c.$m.stats")
         failed=$((files - $(grep -c '^frames=' "$T/keep/$c.$m.stats" || true)))

@@ -22,6 +22,7 @@ struct extract_stats {
     uint32_t frames_sent;    /* frames the callback accepted */
     uint32_t frames_decoded; /* every frame the decoder produced */
     int64_t total_frames;    /* the count the positions were taken from */
+    int is_decoder_reused;   /* the last job's decoder, flushed */
 };
 
 /*

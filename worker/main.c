@@ -162,9 +162,11 @@ run_job(struct worker *w, const struct msg_job *job, int fd)
     res.frames_sent = st.frames_sent;
     res.frames_decoded = st.frames_decoded;
     res.total_frames = st.total_frames;
-    log_debug("job=%llu code=%d frames=%u decoded=%u total=%lld %s",
+    log_debug("job=%llu code=%d frames=%u decoded=%u total=%lld "
+              "decoder=%s %s",
               (unsigned long long)job->job_id, rc, st.frames_sent,
-              st.frames_decoded, (long long)st.total_frames, res.error);
+              st.frames_decoded, (long long)st.total_frames,
+              st.is_decoder_reused ? "reused" : "new", res.error);
     if (send_buf(w->sock, buf, proto_encode_result(buf, sizeof(buf), &res))
         == -1) {
         log_debug("send result: %s", strerror(errno));
@@ -361,9 +363,10 @@ extract_one(struct worker *w, const struct cli_opts *o, const char *in,
         log_warn("%s: %s", in, err);
         return exit_code_of(rc);
     }
-    printf("frames=%u decoded=%u total=%lld%s%s\n", st.frames_sent,
-           st.frames_decoded, (long long)st.total_frames,
-           is_list ? " in=" : "", is_list ? in : "");
+    printf("frames=%u decoded=%u total=%lld decoder=%s%s%s\n",
+           st.frames_sent, st.frames_decoded, (long long)st.total_frames,
+           st.is_decoder_reused ? "reused" : "new", is_list ? " in=" : "",
+           is_list ? in : "");
     fflush(stdout);
     return EX_OK;
 }
