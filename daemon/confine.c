@@ -90,6 +90,14 @@ find_root(const struct roots *r, const char *path, const char **rel)
     return -1;
 }
 
+int
+confine_names_root(const struct roots *r, const char *path)
+{
+    const char *rel;
+
+    return r->n == 0 || (path[0] == '/' && find_root(r, path, &rel) != -1);
+}
+
 static int
 openat2_beneath(int dirfd, const char *rel, int flags)
 {

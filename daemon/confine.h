@@ -30,6 +30,13 @@ void confine_fini(struct roots *);
 int confine_open(const struct roots *, const char *path, int flags);
 
 /*
+ * Whether path names a place beneath one of the roots, by its letters: a
+ * quick refusal before any work.  The opens above decide, after `..` and
+ * symlinks.
+ */
+int confine_names_root(const struct roots *, const char *path);
+
+/*
  * Opens output directory path, creating missing components (mode 0750)
  * beneath the roots.  Returns a directory fd or -1 with errno set.
  */

@@ -222,24 +222,22 @@ static int
 start_job(struct slot *s, struct slot_job *sj)
 {
     char why[PATH_MAX + 64];
-    int fd, dirfd, err;
+    int fd, err = 0;
 
     sj->started_ms = queue_now_ms();
     errlog_reset_tail(&s->errlog);
     if ((fd = open_input(s, sj)) == -1)
         return -1;
-    dirfd = sj->job.output_dir[0] == '/'
-                ? confine_open_dir(&d.output_roots, sj->job.output_dir)
-                : (errno = EINVAL, -1);
-    err = errno;
-    if (dirfd != -1 &&
-        (sj->persist = persist_new(d.loop, dirfd, sj->job.output_dir,
-                                   d.cfg->is_output_synced)) == NULL) {
-        close(dirfd);
-        dirfd = -1;
-        err = ENOMEM;
-    }
-    if (dirfd == -1) {
+    /* The directory itself is opened with the first frame (persist.c). */
+    if (sj->job.output_dir[0] != '/')
+        err = EINVAL;
+    else if (!confine_names_root(&d.output_roots, sj->job.output_dir))
+        err = EXDEV;
+    else if ((sj->persist = persist_new(d.loop, &d.output_roots,
+                                        sj->job.output_dir,
+                                        d.cfg->is_output_synced)) == NULL)
+        err = errno;
+    if (err != 0) {
         snprintf(why, sizeof(why), "output_dir %s: %s", sj->job.output_dir,
                  err == EXDEV    ? "outside output_roots"
                  : err == EINVAL ? "not an absolute path"
@@ -524,6 +522,12 @@ dispatch_fini(void)
     uv_close((uv_handle_t *)&d.flush, NULL);
     uv_close((uv_handle_t *)&d.kick_timer, NULL);
     uv_close((uv_handle_t *)&d.wake_timer, NULL);
+}
+
+void
+dispatch_free(void)
+{
+    /* Only now: frames still syncing at dispatch_fini open beneath them. */
     confine_fini(&d.input_roots);
     confine_fini(&d.output_roots);
 }

@@ -23,6 +23,8 @@ void dispatch_get_stats(struct dispatch_stats *);
 
 /* Closes the dispatcher's timers. */
 void dispatch_fini(void);
+/* Frees the rest, once the loop has run out (no write is in flight). */
+void dispatch_free(void);
 
 /* Something may have been enqueued: claim soon (debounced). */
 void dispatch_kick_soon(void);

@@ -278,6 +278,7 @@ main(int argc, char **argv)
     if (uv_loop_close(m.loop) != 0)
         log_warn("event loop closed with handles still open");
     pool_free(&m.pool);
+    dispatch_free();
     queue_close(m.q);
     close(m.lock_fd);
     log_info("stopped exit=%d", m.exit_code);

@@ -1,8 +1,8 @@
 /*
- * A job's frames made durable off the event loop: each JPEG is written
- * (tmp, fsync, rename) in libuv's threadpool as it arrives, the directory
- * is fsynced once at the end, and the owner is told when all of it is on
- * disk.  frameshieldd.
+ * A job's frames made durable off the event loop: the JPEGs are written
+ * (tmp, fsync, rename) in libuv's threadpool in the order they arrive, the
+ * directory is made if need be and fsynced once at the end, and the owner
+ * is told when all of it is on disk.  frameshieldd.
  */
 #ifndef FS_PERSIST_H
 #define FS_PERSIST_H
@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "confine.h"
 
 struct persist;
 
@@ -19,9 +21,13 @@ struct persist;
  */
 typedef void (*persist_done_cb)(void *arg, int err, const char *why);
 
-/* Takes ownership of dirfd.  label names the directory in messages. */
-struct persist *persist_new(uv_loop_t *, int dirfd, const char *label,
-                            int is_synced);
+/*
+ * Frames for directory path, opened (and made) beneath roots when the
+ * first one is written; roots must outlive the persist.  NULL with errno
+ * set when out of memory or path is too long.
+ */
+struct persist *persist_new(uv_loop_t *, const struct roots *roots,
+                            const char *path, int is_synced);
 
 /* Queues a copy of one frame.  Failures are reported through done. */
 void persist_frame(struct persist *, uint32_t index, const uint8_t *jpeg,
