@@ -31,6 +31,7 @@ COMMON_SRCS = \
 	common/zygote.c
 
 DAEMON_SRCS = \
+	daemon/checkpoint.c \
 	daemon/confine.c \
 	daemon/config.c \
 	daemon/dispatch.c \

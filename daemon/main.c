@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "checkpoint.h"
 #include "config.h"
 #include "daemon.h"
 #include "dispatch.h"
@@ -27,6 +28,7 @@ static struct {
     struct config cfg;
     uv_loop_t *loop;
     struct queue *q;
+    struct checkpointer *ckpt; /* NULL: SQLite checkpoints on the loop */
     struct pool pool;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace_timer;
@@ -227,6 +229,8 @@ setup(void)
     if (access(m.cfg.worker_path, X_OK) == -1)
         fatal("worker %s", m.cfg.worker_path);
     m.loop = uv_default_loop();
+    if ((m.ckpt = checkpointer_new(m.loop, m.cfg.db_path)) != NULL)
+        queue_on_wal(m.q, checkpointer_note, m.ckpt);
     if (pool_init(&m.pool, m.loop, &ps) == -1)
         fatal("pool");
     if (dispatch_init(m.q, &m.pool, &m.cfg, m.loop) == -1)
@@ -279,6 +283,8 @@ main(int argc, char **argv)
         log_warn("event loop closed with handles still open");
     pool_free(&m.pool);
     dispatch_free();
+    queue_on_wal(m.q, NULL, NULL);
+    checkpointer_free(m.ckpt);
     queue_close(m.q);
     close(m.lock_fd);
     log_info("stopped exit=%d", m.exit_code);

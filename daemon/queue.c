@@ -88,6 +88,8 @@ static const char *const stmt_sql[S_COUNT] = {
 struct queue {
     sqlite3 *db;
     sqlite3_stmt *stmts[S_COUNT];
+    queue_wal_cb wal_cb;
+    void *wal_arg;
     int is_batching;   /* transitions share one transaction per flush */
     int is_batch_open; /* that transaction has begun */
 };
@@ -316,6 +318,26 @@ queue_open(const char *path, char *err, size_t errlen)
 fail:
     queue_close(q);
     return NULL;
+}
+
+static int
+on_wal(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct queue *q = arg;
+
+    if (q->wal_cb(q->wal_arg, pages))
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+                                        NULL, NULL);
+    return SQLITE_OK;
+}
+
+void
+queue_on_wal(struct queue *q, queue_wal_cb cb, void *arg)
+{
+    q->wal_cb = cb;
+    q->wal_arg = arg;
+    /* Either way SQLite's automatic checkpoint is off from here on. */
+    sqlite3_wal_hook(q->db, cb ? on_wal : NULL, q);
 }
 
 void

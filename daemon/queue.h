@@ -32,6 +32,15 @@ struct attempt_report {
 struct queue *queue_open(const char *path, char *err, size_t errlen);
 void queue_close(struct queue *);
 
+/*
+ * Replaces SQLite's automatic WAL checkpoint: cb(arg, pages) runs after
+ * each commit with the pages the WAL holds (see checkpoint.h), and when it
+ * returns 1 a passive checkpoint runs then and there.  A NULL cb leaves
+ * the WAL to the checkpoint SQLite makes when the last connection closes.
+ */
+typedef int (*queue_wal_cb)(void *arg, int pages);
+void queue_on_wal(struct queue *, queue_wal_cb cb, void *arg);
+
 /* Current time in Unix milliseconds, the unit of every time column. */
 int64_t queue_now_ms(void);
 
