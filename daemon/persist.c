@@ -2,14 +2,15 @@
  * A job's frames made durable in libuv's threadpool.  An fsync takes
  * milliseconds; done on the loop it would stall every worker's channel.
  *
- * A job has at most one work item out at a time, and each item writes all
- * the frames that arrived while the one before was out: a 5-frame job
- * takes two or three items instead of six, its files are made one after
- * another rather than by four threads fighting over one directory's lock
- * (8 % of the daemon's CPU on the tiny corpus went to spinning on it),
- * and the directory's fsync rides on the last item.  Jobs still write in
- * parallel with each other, and a worker takes its next job while its
- * last one's frames are still being synced.
+ * Frames are held until the job ends, or until they add up to
+ * PERSIST_BATCH_BYTES, and a job has at most one work item out at a time:
+ * a small job is one item, its files made one after another rather than
+ * by four threads fighting over one directory's lock (8 % of the daemon's
+ * CPU on the tiny corpus went to spinning on it), and the directory's
+ * fsync rides on the last item.  Each item costs two thread wake-ups, and
+ * context switches were the largest cost left on tiny jobs.  Jobs still
+ * write in parallel with each other, and a worker takes its next job
+ * while its last one's frames are being written and synced.
  *
  * The output directory is opened (and made) by the first item, off the
  * loop: mkdir can take a millisecond of inode-table scanning.  A job that
@@ -27,6 +28,9 @@
 #include "log.h"
 #include "output.h"
 
+/* Held frames that make an item go out before the job ends. */
+#define PERSIST_BATCH_BYTES (4u << 20)
+
 struct frame {
     struct frame *next;
     uint32_t index;
@@ -41,6 +45,7 @@ struct persist {
     /* Loop side. */
     struct frame *queued; /* arrived since the last item went out */
     struct frame **queued_tail;
+    size_t queued_bytes;
     int is_busy;          /* an item is out */
     int is_finishing;
     int want_sync;
@@ -172,11 +177,12 @@ pump(struct persist *p)
         complete(p);
         return;
     }
-    if (p->queued == NULL && !p->is_finishing)
+    if (!p->is_finishing && p->queued_bytes < PERSIST_BATCH_BYTES)
         return;
     p->batch = p->queued;
     p->queued = NULL;
     p->queued_tail = &p->queued;
+    p->queued_bytes = 0;
     /* Finishing means no frame comes after these: the sync rides along. */
     p->batch_syncs = p->is_finishing && p->want_sync;
     p->is_busy = 1;
@@ -204,6 +210,7 @@ persist_frame(struct persist *p, uint32_t index, const uint8_t *jpeg,
     f->next = NULL;
     *p->queued_tail = f;
     p->queued_tail = &f->next;
+    p->queued_bytes += len;
     pump(p);
 }
 
