@@ -5,7 +5,8 @@
 #
 # usage: bench/run.sh [RUNS]          (make bench runs it with the defaults)
 # environment:
-#   BENCH_RUNS=3          interleaved runs per method and corpus (median)
+#   BENCH_RUNS=5          interleaved runs per method and corpus (median;
+#                         runs here differ by 10 % and more, 3 were too few)
 #   BENCH_THUMB_RUNS=1    runs of ffmpegthumbnailer (in no goal; 2500
 #                         process starts per tiny run cost minutes)
 #   BENCH_SLOTS=2         parallel slots of every method (daemon workers)
@@ -32,7 +33,7 @@ cd "$REPO"
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-RUNS=${1:-${BENCH_RUNS:-3}}
+RUNS=${1:-${BENCH_RUNS:-5}}
 THUMB_RUNS=${BENCH_THUMB_RUNS:-1}
 SLOTS=${BENCH_SLOTS:-2}
 CORPORA=${BENCH_CORPORA:-mixed tiny long crashy}
