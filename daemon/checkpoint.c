@@ -7,7 +7,9 @@
  * no-op jobs.  So after each run in the thread, the next commit on the
  * loop copies the few frames added meanwhile itself (a passive checkpoint
  * on its own connection, from the commit's WAL hook as SQLite's own
- * does), and the write after that starts the WAL over.
+ * does), and the write after that starts the WAL over.  That catch-up
+ * still syncs the WAL and the database on the loop, but with a few pages
+ * to write instead of a thousand.
  */
 #include "checkpoint.h"
 
@@ -31,6 +33,7 @@ struct checkpointer {
     int wal_pages, copied;
     int done_pages;  /* WAL pages the last good run had copied */
     int is_catch_up; /* the next commit copies what the run missed */
+    int has_failed;  /* the loop checkpoints by itself from now on */
     char path[];
 };
 
@@ -84,13 +87,19 @@ after(uv_work_t *req, int status)
         c->done_pages = c->copied;
         c->is_catch_up = 1;
     }
-    /* BUSY: another connection was checkpointing; the next commit asks. */
-    if (c->rc != SQLITE_OK && c->rc != SQLITE_BUSY)
-        log_warn("checkpoint: %s", c->db ? sqlite3_errmsg(c->db)
-                                          : sqlite3_errstr(c->rc));
-    else
-        log_debug("checkpoint: %s, %d of %d WAL pages copied",
-                  sqlite3_errstr(c->rc), c->copied, c->wal_pages);
+    /*
+     * BUSY: another connection was checkpointing; the next commit asks.
+     * Anything else, and the WAL would grow unchecked: back to SQLite's
+     * way, on the loop.
+     */
+    if (c->rc != SQLITE_OK && c->rc != SQLITE_BUSY) {
+        log_warn("checkpoint: %s; checkpointing on the event loop from now "
+                 "on", c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(c->rc));
+        c->has_failed = 1;
+        return;
+    }
+    log_debug("checkpoint: %s, %d of %d WAL pages copied",
+              sqlite3_errstr(c->rc), c->copied, c->wal_pages);
     if (c->is_wanted)
         start(c);
 }
@@ -112,6 +121,8 @@ checkpointer_note(void *arg, int pages)
 {
     struct checkpointer *c = arg;
 
+    if (c->has_failed)
+        return pages >= CHECKPOINT_PAGES;
     /* A WAL that starts over is shorter than what was copied from it. */
     if (pages < c->done_pages)
         c->done_pages = 0;

@@ -5,7 +5,8 @@
  * fdatasyncs, a fifth of the loop's time at 2,000 jobs/s (perf).  Here
  * the commit only reports the WAL's size, and a passive checkpoint runs in
  * libuv's threadpool on a connection of its own: one at a time, never
- * holding a lock the loop's writes wait for.
+ * holding a lock the loop's writes wait for.  Should it fail, the loop
+ * checkpoints every 1000 pages as SQLite would.
  */
 #ifndef FS_CHECKPOINT_H
 #define FS_CHECKPOINT_H

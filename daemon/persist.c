@@ -57,8 +57,9 @@ struct persist {
     struct frame *batch;
     int batch_syncs;      /* fsync the directory after the batch */
     int dirfd;            /* -1 until the first batch opens it */
-    int err;
-    char why[PATH_MAX + 64];
+    int err;              /* the first errno, and what failed */
+    char what[48];        /* ("output_dir" when opening it did) */
+    char why[PATH_MAX + 64]; /* made on the loop: strerror is not MT-safe */
     char path[PATH_MAX];
 };
 
@@ -83,15 +84,14 @@ persist_new(uv_loop_t *loop, const struct roots *roots, const char *path,
     return p;
 }
 
-/* Threadpool side: the first error is the one reported. */
+/* The first error is the one reported. */
 static void
 set_error(struct persist *p, int err, const char *what)
 {
     if (p->err != 0)
         return;
     p->err = err;
-    snprintf(p->why, sizeof(p->why), "%s %s: %s", what, p->path,
-             strerror(err));
+    snprintf(p->what, sizeof(p->what), "%s", what);
 }
 
 static int
@@ -101,9 +101,7 @@ open_dir(struct persist *p)
         return 0;
     if ((p->dirfd = confine_open_dir(p->roots, p->path)) != -1)
         return 0;
-    p->err = errno;
-    snprintf(p->why, sizeof(p->why), "output_dir %s: %s", p->path,
-             p->err == EXDEV ? "outside output_roots" : strerror(p->err));
+    set_error(p, errno, "output_dir");
     return -1;
 }
 
@@ -144,6 +142,13 @@ complete(struct persist *p)
         close(p->dirfd);
     if (p->loop_err != 0)
         set_error(p, p->loop_err, "buffer frame for");
+    if (p->err != 0 && strcmp(p->what, "output_dir") == 0)
+        snprintf(p->why, sizeof(p->why), "output_dir %s: %s", p->path,
+                 p->err == EXDEV ? "outside output_roots"
+                                 : strerror(p->err));
+    else if (p->err != 0)
+        snprintf(p->why, sizeof(p->why), "%s %s: %s", p->what, p->path,
+                 strerror(p->err));
     free_frames(p->queued);
     p->done(p->arg, p->err, p->why);
     free(p);

@@ -113,7 +113,8 @@ struct job {
     int64_t gop;          /* longest keyframe distance seen */
     int is_seek_sloppy;   /* seeks land anywhere, not on keyframes */
     int is_demux_eof;
-    int is_damaged;       /* the decoder refused a packet */
+    int nal_len;          /* H.264/HEVC length prefix size, else 0 */
+    int is_spent;         /* damage or parameter sets seen: no hand-on */
     int64_t skip_below;   /* pts under which frames may go undecoded */
     /* A run: the packets read since the last seek, when table is set. */
     int is_run_start;     /* the next packet read starts a run */
@@ -350,8 +351,16 @@ pick_stream(struct job *j)
  * stream is configured exactly alike (a batch of clips from one camera or
  * encoder).  Allocating and opening an H.264 decoder, and refilling its
  * frame pools, is 1.8M of the 21M instructions a 1 s 160x120 clip costs.
- * Flushing is what every seek already does to it.  A decoder that saw a
- * damaged packet or ended a failed job is not kept.
+ *
+ * Flushing is what every seek already does to it, but a flush keeps what
+ * the decoder learnt from the stream itself: parameter sets sent in-band
+ * replace those of the extradata under the same id, and MPEG-4 or an old
+ * x264 leave workaround flags behind.  So only H.264 and HEVC with
+ * length-prefixed NAL units are handed on, and not after a job whose
+ * packets carried parameter sets, whose decoder refused a packet or
+ * flagged a frame as damaged, or that failed.  One state does survive: an
+ * encoder build recognised from an SEI (x264, whose workarounds concern
+ * builds from before 2017) would carry over to a clip that has none.
  */
 static struct {
     AVCodecContext *dec;
@@ -386,6 +395,50 @@ is_same_stream(const AVCodecParameters *a, const AVCodecParameters *b)
                 0);
 }
 
+/*
+ * The NAL length prefix size of an avcC/hvcC configuration, or 0 when the
+ * stream is not H.264/HEVC in that form (Annex B carries its parameter
+ * sets in-band anyway).
+ */
+static int
+nal_len_of(const AVCodecParameters *par)
+{
+    const uint8_t *x = par->extradata;
+
+    if (par->codec_id == AV_CODEC_ID_H264 && par->extradata_size >= 7 &&
+        x[0] == 1)
+        return (x[4] & 3) + 1;
+    if (par->codec_id == AV_CODEC_ID_HEVC && par->extradata_size >= 23 &&
+        x[0] == 1)
+        return (x[21] & 3) + 1;
+    return 0;
+}
+
+/* Whether a packet carries SPS/PPS (or VPS): a malformed one counts. */
+static int
+has_param_sets(const uint8_t *p, int size, int nal_len, int is_hevc)
+{
+    while (size > 0) {
+        uint32_t n = 0;
+        int type;
+
+        if (size <= nal_len)
+            return 1;
+        for (int i = 0; i < nal_len; i++)
+            n = n << 8 | p[i];
+        p += nal_len;
+        size -= nal_len;
+        if (n == 0 || n > (uint32_t)size)
+            return 1;
+        type = is_hevc ? (p[0] >> 1) & 0x3f : p[0] & 0x1f;
+        if (is_hevc ? type >= 32 && type <= 34 : type == 7 || type == 8)
+            return 1;
+        p += n;
+        size -= (int)n;
+    }
+    return 0;
+}
+
 static int
 take_spare(struct job *j, const AVCodecParameters *par)
 {
@@ -400,6 +453,8 @@ take_spare(struct job *j, const AVCodecParameters *par)
     avcodec_flush_buffers(j->dec);
     j->dec->skip_frame = AVDISCARD_DEFAULT;
     j->dec->pkt_timebase = j->st->time_base;
+    /* As a new one starts: the last stream may have raised it. */
+    j->dec->has_b_frames = par->video_delay;
     return 1;
 }
 
@@ -410,7 +465,7 @@ put_spare(struct job *j, int rc)
     if (j->dec == NULL)
         return;
     drop_spare();
-    if (rc == RESULT_OK && !j->is_damaged &&
+    if (rc == RESULT_OK && j->nal_len > 0 && !j->is_spent &&
         (spare.par != NULL || (spare.par = avcodec_parameters_alloc())) &&
         avcodec_parameters_copy(spare.par, j->st->codecpar) >= 0) {
         spare.dec = j->dec;
@@ -436,6 +491,7 @@ open_decoder(struct job *j)
                     "open: frame too large: %dx%d exceeds max_megapixels %llu",
                     par->width, par->height,
                     (unsigned long long)(max_pixels / 1000000));
+    j->nal_len = nal_len_of(par);
     if ((j->stats->is_decoder_reused = take_spare(j, par)))
         return RESULT_OK;
     if ((j->dec = avcodec_alloc_context3(codec)) == NULL)
@@ -761,6 +817,10 @@ feed(struct job *j)
                                  j->pkt->pts < j->skip_below
                              ? AVDISCARD_NONREF
                              : AVDISCARD_DEFAULT;
+    if (j->nal_len > 0 && !j->is_spent &&
+        has_param_sets(j->pkt->data, j->pkt->size, j->nal_len,
+                       j->dec->codec_id == AV_CODEC_ID_HEVC))
+        j->is_spent = 1;
     ret = avcodec_send_packet(j->dec, j->pkt);
     av_packet_unref(j->pkt);
     if (ret == AVERROR(ENOMEM)) {
@@ -769,7 +829,7 @@ feed(struct job *j)
     }
     /* Any other error is a damaged packet: the decoder resyncs later. */
     if (ret < 0)
-        j->is_damaged = 1;
+        j->is_spent = 1;
     return GOT_FRAME;
 }
 
@@ -797,6 +857,10 @@ next_frame(struct job *j)
     }
     if (j->stats->frames_decoded < UINT32_MAX)
         j->stats->frames_decoded++;
+    /* Concealed damage: nothing refused, but the decoder saw garbage. */
+    if (j->frame->decode_error_flags != 0 ||
+        (j->frame->flags & AV_FRAME_FLAG_CORRUPT))
+        j->is_spent = 1;
     j->cur_ts = j->frame->best_effort_timestamp;
     if (j->cur_ts == AV_NOPTS_VALUE)
         j->cur_ts = j->frame->pts;

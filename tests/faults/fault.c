@@ -94,9 +94,11 @@ static const struct {
 
 typedef int (*open_input_fn)(AVFormatContext **, const char *,
                              const AVInputFormat *, AVDictionary **);
+typedef int (*find_info_fn)(AVFormatContext *, AVDictionary **);
 typedef int (*send_packet_fn)(AVCodecContext *, const AVPacket *);
 
 static open_input_fn real_open_input;
+static find_info_fn real_find_info;
 static send_packet_fn real_send_packet;
 static long slow_ms = 1500;
 static unsigned long membomb_max = 3072 * MIB;
@@ -207,6 +209,8 @@ fault_start(void)
         _exit(1);
     }
     real_open_input = (open_input_fn)dlsym(RTLD_NEXT, "avformat_open_input");
+    real_find_info = (find_info_fn)dlsym(RTLD_NEXT,
+                                         "avformat_find_stream_info");
     real_send_packet = (send_packet_fn)dlsym(RTLD_NEXT, "avcodec_send_packet");
     /* The worker clears its environment later: read it now. */
     slow_ms = (long)env_num("FS_FAULT_SLOW_MS", 1500);
@@ -376,6 +380,24 @@ avformat_open_input(AVFormatContext **ps, const char *url,
     for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
         if (strcmp(e->value, markers[i].name) == 0)
             pending = markers[i].f;
+    return ret;
+}
+
+/*
+ * Probing decodes with a decoder of its own, which swallows errors: the
+ * fault waits for the job's decoder.
+ */
+int
+avformat_find_stream_info(AVFormatContext *ic, AVDictionary **options)
+{
+    enum fault f = pending;
+    int ret;
+
+    if (real_find_info == NULL)
+        missing("avformat_find_stream_info");
+    pending = FAULT_NONE;
+    ret = real_find_info(ic, options);
+    pending = f;
     return ret;
 }
 
