@@ -58,7 +58,7 @@ struct persist {
     int batch_syncs;      /* fsync the directory after the batch */
     int dirfd;            /* -1 until the first batch opens it */
     int err;              /* the first errno, and what failed */
-    char what[48];        /* ("output_dir" when opening it did) */
+    char what[48];        /* "output_dir", "fsync", "write frame_3.jpg in" */
     char why[PATH_MAX + 64]; /* made on the loop: strerror is not MT-safe */
     char path[PATH_MAX];
 };
@@ -142,13 +142,11 @@ complete(struct persist *p)
         close(p->dirfd);
     if (p->loop_err != 0)
         set_error(p, p->loop_err, "buffer frame for");
-    if (p->err != 0 && strcmp(p->what, "output_dir") == 0)
-        snprintf(p->why, sizeof(p->why), "output_dir %s: %s", p->path,
+    /* Only opening beneath a root says EXDEV. */
+    if (p->err != 0)
+        snprintf(p->why, sizeof(p->why), "%s %s: %s", p->what, p->path,
                  p->err == EXDEV ? "outside output_roots"
                                  : strerror(p->err));
-    else if (p->err != 0)
-        snprintf(p->why, sizeof(p->why), "%s %s: %s", p->what, p->path,
-                 strerror(p->err));
     free_frames(p->queued);
     p->done(p->arg, p->err, p->why);
     free(p);
