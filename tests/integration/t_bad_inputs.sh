@@ -2,7 +2,8 @@
 # Bad inputs end in a terminal status within seconds with a clear
 # last_error, never a hang or a daemon crash: a missing path, a directory,
 # a FIFO without writer, /dev/zero, an empty file, random bytes, an
-# audio-only file and truncated mp4s.
+# audio-only file and truncated mp4s; and output directories that cannot
+# be made (a file in the way), found when the frames are written.
 . "$(dirname "$0")/lib.sh"
 need "$WORKER"
 
@@ -40,6 +41,10 @@ while IFS='|' read -r name input _; do
 done <<<"$cases"
 ids[trunc_faststart]=$(enqueue "$T/trunc_faststart.mp4" "$T/out.trunc_faststart")
 rel_out=$(enqueue "$T/clip.mp4" "relative/out")
+# output directories that cannot be made: found when the frames are written
+: >"$T/a_file"
+file_out=$(enqueue "$T/clip.mp4" "$T/a_file" max_attempts 1)
+under_file_out=$(enqueue "$T/clip.mp4" "$T/a_file/sub" max_attempts 1)
 
 while IFS='|' read -r name input want; do
     id=${ids[$name]}
@@ -58,6 +63,17 @@ check "relative output_dir: terminal" wait_terminal "$rel_out" 15
 expect_eq "relative output_dir refused" \
     "$(q "SELECT status, last_error FROM jobs WHERE id=$rel_out")" \
     "FAILED|output_dir relative/out: not an absolute path"
+
+for id in $file_out $under_file_out; do
+    check "output_dir under or at a file: job $id terminal" \
+        wait_terminal "$id" 15
+done
+expect_eq "output_dir that is a file" \
+    "$(q "SELECT status, last_error FROM jobs WHERE id=$file_out")" \
+    "FAILED|output_dir $T/a_file: Not a directory"
+expect_eq "output_dir under a file" \
+    "$(q "SELECT status, last_error FROM jobs WHERE id=$under_file_out")" \
+    "FAILED|output_dir $T/a_file/sub: Not a directory"
 
 say "a faststart mp4 cut at 60%: the frames that exist, or a clear failure"
 id=${ids[trunc_faststart]}
