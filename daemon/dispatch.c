@@ -46,6 +46,7 @@ static struct {
     int is_draining;
     int is_second_look; /* kick_timer runs for on_kick's second look */
     int persisting; /* ended attempts whose frames are still syncing */
+    int has_unsent; /* a slot holds a claimed job not yet committed */
     struct dispatch_stats stats;
     struct roots input_roots, output_roots;
 } d;
@@ -145,9 +146,18 @@ on_persisted(void *arg, int err, const char *why)
 static void
 end_attempt(struct slot *s, struct slot_job *sj, const struct attempt_end *e)
 {
+    static const struct attempt_end unsent = {
+        .kind = END_INTERRUPTED,
+        .detail = "worker ended before the job reached it"};
     const char *tail = errlog_tail(&s->errlog);
     int is_ok = e->kind == END_RESULT && e->result_code == RESULT_OK;
 
+    /* Claimed, but its worker died before the turn's commit sent it. */
+    if (sj->input_fd >= 0) {
+        close(sj->input_fd);
+        sj->input_fd = -1;
+        e = &unsent;
+    }
     sj->end = *e;
     snprintf(sj->detail, sizeof(sj->detail), "%s", e->detail ? e->detail : "");
     sj->end.detail = sj->detail;
@@ -246,12 +256,44 @@ start_job(struct slot *s, struct slot_job *sj)
         fail_early(s, sj, END_OUTPUT, err, why);
         return -1;
     }
-    log_debug("job=%lld worker=%d attempt=%d start %s", (long long)sj->job.id,
-              s->pid, sj->job.attempts, sj->job.input);
-    /* On failure the slot is being killed; its exit ends the attempt. */
-    (void)pool_send_job(s, sj, fd);
-    close(fd); /* the worker holds its own copy now */
+    sj->input_fd = fd;
+    pool_take_job(s, sj);
+    d.has_unsent = 1;
     return 0;
+}
+
+static void
+free_unsent(void *arg, int err, const char *why)
+{
+    (void)err;
+    (void)why;
+    free(arg);
+}
+
+/*
+ * After the turn's commit: a slot's claimed job goes to its worker, or,
+ * when the commit failed (the claim never happened), back to the queue.
+ */
+static void
+send_claimed(struct slot *s, int is_committed)
+{
+    struct slot_job *sj = s->sj;
+    int fd = sj->input_fd;
+
+    sj->input_fd = -1;
+    if (is_committed) {
+        log_debug("job=%lld worker=%d attempt=%d start %s",
+                  (long long)sj->job.id, s->pid, sj->job.attempts,
+                  sj->job.input);
+        /* On failure the slot is being killed; its exit ends the attempt. */
+        (void)pool_send_job(s, fd);
+        close(fd); /* the worker holds its own copy now */
+        return;
+    }
+    close(fd);
+    sj = pool_untake_job(s);
+    /* Nothing was written: the persist completes (and frees) at once. */
+    persist_finish(sj->persist, 0, free_unsent, sj);
 }
 
 static void
@@ -290,15 +332,11 @@ claim_for(struct slot *s)
             log_err("out of memory claiming a job");
             return -1;
         }
-        /*
-         * Committed before the job leaves: a claim rolled back after its
-         * worker started would run the job twice.  The turn's finishes
-         * so far share the commit.
-         */
-        if ((rc = queue_claim_next(d.q, s->pid, &sj->job)) != 1 ||
-            queue_flush(d.q) == -1) {
+        sj->input_fd = -1;
+        /* Sent at the turn's end, once committed (on_loop_turn_end). */
+        if ((rc = queue_claim_next(d.q, s->pid, &sj->job)) != 1) {
             free(sj);
-            return rc == 1 ? -1 : rc;
+            return rc;
         }
         if (start_job(s, sj) == 0)
             return 1;
@@ -467,15 +505,29 @@ dispatch_pool_changed(void)
 }
 
 /*
- * Before the loop blocks: the finishes this turn's callbacks recorded are
- * committed together (results that arrived together share one commit; a
- * claim commits at once, with whatever finishes came before it).
+ * Before the loop blocks: the claims and finishes this turn's callbacks
+ * recorded are committed together, and only then do the claimed jobs go
+ * to their workers: a claim rolled back after its worker started would
+ * run the job twice.  One commit per turn, not one per claim plus one
+ * for the finishes after it, halved the queue's WAL writes per job.
  */
 static void
 on_loop_turn_end(uv_prepare_t *h)
 {
+    int is_committed = queue_flush(d.q) == 0;
+
     (void)h;
-    (void)queue_flush(d.q);
+    if (!d.has_unsent)
+        return;
+    d.has_unsent = 0;
+    for (int i = 0; i < d.pool->set.size; i++) {
+        struct slot *s = &d.pool->slots[i];
+
+        if (s->state == SLOT_BUSY && s->sj != NULL && s->sj->input_fd >= 0)
+            send_claimed(s, is_committed);
+    }
+    if (!is_committed)
+        dispatch_kick_soon(); /* claim them again a moment later */
 }
 
 int

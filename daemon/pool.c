@@ -679,33 +679,52 @@ on_job_timeout(uv_timer_t *t)
     pool_kill(s, END_TIMEOUT, "");
 }
 
-int
-pool_send_job(struct slot *s, struct slot_job *sj, int input_fd)
+void
+pool_take_job(struct slot *s, struct slot_job *sj)
 {
-    struct msg_job m = {.job_id = (uint64_t)sj->job.id,
-                        .frames = sj->job.frames,
-                        .mode = sj->job.mode,
-                        .quality = sj->job.quality};
-    uint8_t buf[64];
-    long len = proto_encode_job(buf, sizeof(buf), &m);
-    int fd = chan_fd(s);
-
     s->sj = sj;
     errlog_reset_tail(&s->errlog);
     s->state = SLOT_BUSY;
+    uv_timer_start(&s->timer, on_job_timeout,
+                   (uint64_t)s->pool->set.job_timeout_s * 1000, 0);
+}
+
+int
+pool_send_job(struct slot *s, int input_fd)
+{
+    struct msg_job m = {.job_id = (uint64_t)s->sj->job.id,
+                        .frames = s->sj->job.frames,
+                        .mode = s->sj->job.mode,
+                        .quality = s->sj->job.quality};
+    uint8_t buf[64];
+    long len = proto_encode_job(buf, sizeof(buf), &m);
+
     /*
      * A direct sendmsg: libuv's queue is empty (the worker is idle and we
      * never write anything else), and libuv cannot attach a plain file.
      */
-    if (len < 0 || fdpass_send(fd, buf, (size_t)len, input_fd) == -1) {
+    if (len < 0 || fdpass_send(chan_fd(s), buf, (size_t)len, input_fd) == -1) {
         char why[128];
         snprintf(why, sizeof(why), "send job: %s", strerror(errno));
         pool_kill(s, END_PROTOCOL, why);
         return -1;
     }
-    uv_timer_start(&s->timer, on_job_timeout,
-                   (uint64_t)s->pool->set.job_timeout_s * 1000, 0);
     return 0;
+}
+
+struct slot_job *
+pool_untake_job(struct slot *s)
+{
+    struct slot_job *sj = s->sj;
+
+    uv_timer_stop(&s->timer);
+    s->sj = NULL;
+    s->state = SLOT_IDLE;
+    if (s->pool->is_draining) { /* as pool_drain tells idle workers */
+        s->state = SLOT_DYING;
+        shutdown(chan_fd(s), SHUT_WR);
+    }
+    return sj;
 }
 
 void

@@ -29,6 +29,7 @@ enum slot_state {
 struct slot_job {
     struct job job;
     struct persist *persist; /* the output directory's writer */
+    int input_fd;            /* open until sent to the worker, then -1 */
     uint32_t frames_received;
     uint8_t seen[PROTO_MAX_FRAMES / 8 + 1];
     int64_t started_ms;
@@ -90,12 +91,19 @@ int pool_init(struct pool *, uv_loop_t *, const struct pool_settings *);
 /* Spawns every worker. */
 void pool_start(struct pool *);
 /*
- * Hands an IDLE slot its job (the slot points at it until the attempt
- * ends) and the open input (kept open by the
- * caller, which closes it after this returns).  Returns 0, or -1 when the
- * channel failed (the slot is then being killed).
+ * Gives an IDLE slot its job: the slot is BUSY and points at it until
+ * the attempt ends, and a death or the deadline ends the attempt from
+ * now on, though the job reaches the worker only with pool_send_job.
  */
-int pool_send_job(struct slot *, struct slot_job *, int input_fd);
+void pool_take_job(struct slot *, struct slot_job *);
+/*
+ * Sends the taken job and its open input (the caller closes it after).
+ * Returns 0, or -1 when the channel failed (the slot is then being
+ * killed).
+ */
+int pool_send_job(struct slot *, int input_fd);
+/* Gives a taken job back unsent: the slot is IDLE again.  Returns it. */
+struct slot_job *pool_untake_job(struct slot *);
 /* SIGKILLs a slot's worker; the attempt ends as `why` when it exits. */
 void pool_kill(struct slot *, enum end_kind why, const char *detail);
 /* Stops respawning; idle workers are told to exit. */
