@@ -6,6 +6,7 @@
 #include "fdpass.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -115,9 +116,23 @@ fdpass_recv(int sock, void *buf, size_t len, int *fd)
 
     *fd = -1;
     while (got < len) {
+        struct pollfd pfd = {.fd = sock, .events = POLLIN};
         int one = -1;
-        ssize_t n = fdpass_recv_fds(sock, (char *)buf + got, len - got, &one, 1,
-                                    &nfds, 0);
+        ssize_t n;
+
+        /*
+         * Blocked in recvmsg, a reader is also woken each time its peer
+         * reads what it sent (the socket's write space wakes every waiter
+         * on it): one wasted wake-up per job, an inter-processor
+         * interrupt on a VM.  poll waits for input only.
+         */
+        if (poll(&pfd, 1, -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            goto fail;
+        }
+        n = fdpass_recv_fds(sock, (char *)buf + got, len - got, &one, 1,
+                            &nfds, 0);
         if (n == -1)
             goto fail;
         if (nfds == 1 && *fd == -1)

@@ -48,6 +48,8 @@ static const struct {
     {SCMP_SYS(pread64), "the AVIOContext reads the input at an offset"},
     {SCMP_SYS(lseek), "libc may position the input descriptor"},
     {SCMP_SYS(recvmsg), "receive a job and its input descriptor"},
+    {SCMP_SYS(poll), "wait for the next job (fdpass_recv)"},
+    {SCMP_SYS(ppoll), "poll, where libc implements it so"},
     {SCMP_SYS(write), "log lines on stderr"},
     {SCMP_SYS(writev), "FRAME and RESULT messages on the channel"},
     {SCMP_SYS(fstat), "input size for AVSEEK_SIZE"},
