@@ -28,7 +28,9 @@
 /* Claims in a row for one slot whose inputs fail before reaching it. */
 #define CLAIMS_PER_TURN 64
 /* Ended jobs per slot whose frames may still be syncing (see claim_for). */
-#define SYNC_AHEAD 4
+#define SYNC_AHEAD 16
+/* Frames held for the disk, all jobs together, before claims wait. */
+#define SYNC_AHEAD_BYTES (32u << 20)
 
 static struct {
     struct queue *q;
@@ -47,6 +49,7 @@ static struct {
     int is_second_look; /* kick_timer runs for on_kick's second look */
     int persisting; /* ended attempts whose frames are still syncing */
     int has_unsent; /* a slot holds a claimed job not yet committed */
+    int is_claim_waiting; /* claims stopped for the disk (is_disk_behind) */
     struct dispatch_stats stats;
     struct roots input_roots, output_roots;
 } d;
@@ -63,7 +66,8 @@ static void kick(void);
 static int
 is_disk_behind(void)
 {
-    return d.persisting >= SYNC_AHEAD * d.pool->set.size;
+    return d.persisting >= SYNC_AHEAD * d.pool->set.size ||
+           persist_held_bytes() >= SYNC_AHEAD_BYTES;
 }
 
 /* Records an attempt's end in the queue, logs it, and frees the job. */
@@ -131,12 +135,14 @@ on_persisted(void *arg, int err, const char *why)
         snprintf(sj->detail, sizeof(sj->detail), "%s", why);
     }
     sj->end.detail = sj->detail;
-    int was_behind = is_disk_behind();
     d.persisting--;
     finish(sj);
     /* Claims that waited for the disk go on; otherwise nothing waits. */
-    if (was_behind && !d.is_draining && pool_count(d.pool, SLOT_IDLE) > 0)
-        kick();
+    if (d.is_claim_waiting && !is_disk_behind()) {
+        d.is_claim_waiting = 0;
+        if (!d.is_draining && pool_count(d.pool, SLOT_IDLE) > 0)
+            kick();
+    }
 }
 
 /*
@@ -316,14 +322,18 @@ announce_ready(void)
  * outruns the disk (a slow or network output file system), ended jobs
  * would otherwise pile up with their frames in memory and a descriptor
  * each, without bound (a no-op worker reached 15,000 of them and EMFILE
- * in 12 s).  One job ahead cost a third of the no-op rate; four keep it.
- * on_persisted resumes claiming.
+ * in 12 s), and at most SYNC_AHEAD_BYTES of frames held in all.  One job
+ * ahead cost a third of the no-op rate; sixteen, with eight threads to
+ * sync them (main.c), gave 12 % over four (fsyncs of different files
+ * overlap in the disk's queue).  on_persisted resumes claiming.
  */
 static int
 claim_for(struct slot *s)
 {
-    if (is_disk_behind())
+    if (is_disk_behind()) {
+        d.is_claim_waiting = 1;
         return 0;
+    }
     for (int i = 0; i < CLAIMS_PER_TURN; i++) {
         struct slot_job *sj = calloc(1, sizeof(*sj));
         int rc;

@@ -31,6 +31,9 @@
 /* Held frames that make an item go out before the job ends. */
 #define PERSIST_BATCH_BYTES (4u << 20)
 
+/* Frames of every job, from their arrival until they are written. */
+static size_t held_bytes;
+
 struct frame {
     struct frame *next;
     uint32_t index;
@@ -130,6 +133,7 @@ free_frames(struct frame *f)
 {
     while (f != NULL) {
         struct frame *next = f->next;
+        held_bytes -= f->len;
         free(f);
         f = next;
     }
@@ -208,6 +212,7 @@ persist_frame(struct persist *p, uint32_t index, const uint8_t *jpeg,
         return;
     }
     memcpy(f->data, jpeg, len);
+    held_bytes += len;
     f->index = index;
     f->len = len;
     f->next = NULL;
@@ -215,6 +220,12 @@ persist_frame(struct persist *p, uint32_t index, const uint8_t *jpeg,
     p->queued_tail = &f->next;
     p->queued_bytes += len;
     pump(p);
+}
+
+size_t
+persist_held_bytes(void)
+{
+    return held_bytes;
 }
 
 void

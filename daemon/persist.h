@@ -33,6 +33,9 @@ struct persist *persist_new(uv_loop_t *, const struct roots *roots,
 void persist_frame(struct persist *, uint32_t index, const uint8_t *jpeg,
                    size_t len);
 
+/* Bytes of frames queued or being written, all jobs together. */
+size_t persist_held_bytes(void);
+
 /*
  * No more frames.  When the queued writes are done (and, if do_sync, the
  * directory is fsynced), calls done(arg, ...) and frees the persist.

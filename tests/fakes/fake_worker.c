@@ -2,6 +2,7 @@
  * Test-only fake worker that misbehaves on the supervisor channel (fd 3)
  * in the ways a real worker cannot, chosen by $FAKE_MODE:
  *   good        a valid 16x16 JPEG FRAME per requested frame, RESULT OK
+ *   big         as good, each JPEG padded to $FAKE_BYTES bytes after its end
  *   garbage     random bytes instead of messages
  *   badpayload  a valid RESULT header over a payload too short to decode
  *   oversize    a FRAME header claiming a ~4 GiB payload
@@ -201,6 +202,25 @@ recv_job(struct msg_job *job)
     return 0;
 }
 
+/* FAKE_MODE=big: frames as large as the supervisor's disk must take. */
+static uint8_t *big_jpeg;
+static size_t big_len;
+
+static void
+make_big_jpeg(void)
+{
+    const char *n = getenv("FAKE_BYTES");
+
+    big_len = n != NULL ? strtoul(n, NULL, 10) : 0;
+    if (big_len < sizeof(tiny_jpeg))
+        big_len = sizeof(tiny_jpeg);
+    if ((big_jpeg = calloc(1, big_len)) == NULL) {
+        fprintf(stderr, "fake_worker: out of memory\n");
+        exit(1);
+    }
+    memcpy(big_jpeg, tiny_jpeg, sizeof(tiny_jpeg));
+}
+
 static void
 send_good_frames(uint64_t job_id, uint32_t from, uint32_t frames)
 {
@@ -287,10 +307,17 @@ main(int argc, char **argv)
     send_hello(is_mode("badversion") ? 99 : PROTO_VERSION);
     if (is_mode("badversion"))
         wait_forever();
+    if (is_mode("big"))
+        make_big_jpeg();
     while (recv_job(&job) == 0) {
-        if (!is_mode("good"))
+        if (is_mode("big")) {
+            for (uint32_t i = 0; i < job.frames; i++)
+                send_frame(job.job_id, i, big_jpeg, big_len);
+        } else if (!is_mode("good")) {
             misbehave(&job);
-        send_good_frames(job.job_id, 0, job.frames);
+        } else {
+            send_good_frames(job.job_id, 0, job.frames);
+        }
         send_result(job.job_id, job.frames);
     }
     return 0;
