@@ -27,41 +27,61 @@ write_all(int fd, const uint8_t *p, size_t len)
 }
 
 int
-output_write_frame(int dirfd, uint32_t index, const uint8_t *data,
-                   size_t len, int is_durable)
+output_create(int dirfd, uint32_t index, const uint8_t *data, size_t len,
+              struct output_file *f)
 {
     static unsigned serial; /* shared by the threadpool's threads */
-    char name[64], tmp[96];
-    int fd, saved;
 
     /*
      * A name of its own per write: two jobs given one output_dir (or a
      * job and a stale file) must not rename each other's halves.
      */
-    snprintf(name, sizeof(name), "frame_%u.jpg", index);
-    snprintf(tmp, sizeof(tmp), "%s.%d.%u.tmp", name, (int)getpid(),
-             __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-                O_NOFOLLOW, 0644);
-    if (fd == -1)
+    f->index = index;
+    snprintf(f->tmp, sizeof(f->tmp), "frame_%u.jpg.%d.%u.tmp", index,
+             (int)getpid(), __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
+    f->fd = openat(dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+                   O_NOFOLLOW, 0644);
+    if (f->fd == -1)
         return -1;
-    if (write_all(fd, data, len) == -1 || (is_durable && fsync(fd) == -1))
-        goto fail;
-    if (close(fd) == -1) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (renameat(dirfd, tmp, dirfd, name) == -1)
-        goto fail;
-    return 0;
-fail:
-    saved = errno;
-    if (fd != -1)
-        close(fd);
-    unlinkat(dirfd, tmp, 0);
-    errno = saved;
+    if (write_all(f->fd, data, len) == 0)
+        return 0;
+    output_discard(dirfd, f);
     return -1;
+}
+
+int
+output_sync(struct output_file *f, int is_durable)
+{
+    int rc = is_durable ? fsync(f->fd) : 0;
+    int saved = errno;
+
+    if (close(f->fd) == -1 && rc == 0)
+        rc = -1;
+    else
+        errno = saved;
+    f->fd = -1;
+    return rc;
+}
+
+int
+output_publish(int dirfd, struct output_file *f)
+{
+    char name[64];
+
+    snprintf(name, sizeof(name), "frame_%u.jpg", f->index);
+    return renameat(dirfd, f->tmp, dirfd, name);
+}
+
+void
+output_discard(int dirfd, struct output_file *f)
+{
+    int saved = errno;
+
+    if (f->fd != -1)
+        close(f->fd);
+    f->fd = -1;
+    unlinkat(dirfd, f->tmp, 0);
+    errno = saved;
 }
 
 int
