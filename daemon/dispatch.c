@@ -536,8 +536,11 @@ on_loop_turn_end(uv_prepare_t *h)
         if (s->state == SLOT_BUSY && s->sj != NULL && s->sj->input_fd >= 0)
             send_claimed(s, is_committed);
     }
-    if (!is_committed)
-        dispatch_kick_soon(); /* claim them again a moment later */
+    /* Claim them again a moment later; data_version did not move. */
+    if (!is_committed) {
+        d.has_runnable = 1;
+        dispatch_kick_soon();
+    }
 }
 
 int

@@ -11,6 +11,24 @@
 . "$(dirname "$0")/lib.sh"
 need "$FAKE"
 
+# watch_until_ended N: until N jobs are DONE or FAILED (2 min at most),
+# samples the daemon's peak descriptors, RSS (KiB) and WAL size (bytes).
+watch_until_ended() {
+    local end=$((SECONDS + 120)) fds rss wal
+    max_fds=0 max_rss=0 max_wal=0
+    while [ "$(q "SELECT count(*) FROM jobs
+                  WHERE status IN ('DONE', 'FAILED')")" -lt "$1" ] &&
+        [ "$SECONDS" -lt "$end" ]; do
+        fds=$(ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l)
+        rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
+        wal=$(stat -c %s "$DB-wal" 2>/dev/null || echo 0)
+        [ "$fds" -gt "$max_fds" ] && max_fds=$fds
+        [ "${rss:-0}" -gt "$max_rss" ] && max_rss=$rss
+        [ "$wal" -gt "$max_wal" ] && max_wal=$wal
+        sleep 0.05
+    done
+}
+
 JOBS=20000
 gen_clip "$T/clip.mp4"
 mkdir "$T/out"
@@ -21,20 +39,7 @@ q "BEGIN;
    INSERT INTO jobs(input, output_dir, frames)
    SELECT '$T/clip.mp4', '$T/out', 1 FROM c;
    COMMIT;"
-max_fds=0
-max_rss=0
-max_wal=0
-end=$((SECONDS + 120))
-while [ "$(q "SELECT count(*) FROM jobs WHERE status IN ('DONE', 'FAILED')")" \
-    -lt "$JOBS" ] && [ "$SECONDS" -lt "$end" ]; do
-    fds=$(ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l)
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
-    [ "$fds" -gt "$max_fds" ] && max_fds=$fds
-    [ "${rss:-0}" -gt "$max_rss" ] && max_rss=$rss
-    wal=$(stat -c %s "$DB-wal" 2>/dev/null || echo 0)
-    [ "$wal" -gt "$max_wal" ] && max_wal=$wal
-    sleep 0.1
-done
+watch_until_ended "$JOBS"
 expect_eq "all $JOBS jobs DONE" \
     "$(q "SELECT count(*) FROM jobs WHERE status='DONE'")" "$JOBS"
 # About 36 with 4 jobs syncing per slot and 4 threads, 53 with 16 and 8.
@@ -61,14 +66,7 @@ q "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c
                            WHERE i < $BIG)
    INSERT INTO jobs(input, output_dir, frames)
    SELECT '$T/clip.mp4', '$T/big/' || i, 4 FROM c;"
-max_rss=0
-end=$((SECONDS + 120))
-while [ "$(q "SELECT count(*) FROM jobs WHERE status IN ('DONE', 'FAILED')")" \
-    -lt "$BIG" ] && [ "$SECONDS" -lt "$end" ]; do
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
-    [ "${rss:-0}" -gt "$max_rss" ] && max_rss=$rss
-    sleep 0.05
-done
+watch_until_ended "$BIG"
 expect_eq "all $BIG big-frame jobs DONE" \
     "$(q "SELECT count(*) FROM jobs WHERE status='DONE'")" "$BIG"
 check "4 MiB jobs: peak RSS $((max_rss / 1024)) MiB (< 64 MiB)" \
