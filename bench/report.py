@@ -103,6 +103,20 @@ def ratio(a, b):
     return a[0] / b[0]
 
 
+def paired(c, a, b):
+    """Median, min, max over runs of b's time / a's time in the same run.
+
+    Each run goes through every method once, so a pair shares the
+    machine's state of that moment; the ratio of two medians does not,
+    and one slow stretch of a shared machine moves it by 10 %."""
+    ra = {r["run"]: r["wall"] for r in res.get((c, a), [])}
+    v = [r["wall"] / ra[r["run"]] for r in res.get((c, b), [])
+         if r["run"] in ra]
+    if not v:
+        return None
+    return statistics.median(v), min(v), max(v)
+
+
 def manifest(c):
     d = "tiny" if c == "crashy" else c
     rows = []
@@ -276,24 +290,31 @@ w("")
 rows = []
 for c in ["mixed", "tiny", "long"]:
     iso = ratio(fps(c, "inproc"), fps(c, "fs"))
+    pair = paired(c, "inproc", "fs")
     sb = ratio(fps(c, "fs"), fps(c, "fs-nosandbox"))
     if iso is None and sb is None:
         continue
     if invalid(c, "fs"):
-        rows.append(f"| {c} | invalid: frameshieldd jobs failed | invalid |")
+        rows.append(f"| {c} | invalid: frameshieldd jobs failed | invalid "
+                    "| invalid |")
         continue
-    rows.append(f"| {c} | {'—' if iso is None else f'{iso:.3f}×'} | "
+    rows.append(f"| {c} | {'—' if pair is None else f'{pair[0]:.3f}× ({pair[1]:.3f}–{pair[2]:.3f})'} | "
+                f"{'—' if iso is None else f'{iso:.3f}×'} | "
                 f"{'—' if sb is None else f'{(1 - sb) * 100:.1f} %'} |")
 if rows:
     w("What isolation costs: frameshieldd's total time over the in-process "
-      "loop's (same files, same slots); and the sandbox over whole runs: "
+      "loop's (same files, same slots), as the median over runs of the "
+      "two times in the same run (min–max), which is what the goal is "
+      "read from, and as the ratio of the two median times; and the "
+      "sandbox over whole runs: "
       "1 − files/s with the sandbox / files/s with `--sandbox no`. Runs on "
       "this shared machine differ by ±10 % from one to the next, so that "
       "column is noise either way; the sandbox's cost is measured at its "
       "source below.")
     w("")
-    w("| corpus | frameshieldd time / in-process time | sandbox cost |")
-    w("|---|---|---|")
+    w("| corpus | frameshieldd time / in-process time, per run (median, "
+      "min–max) | ratio of the median times | sandbox cost |")
+    w("|---|---|---|---|")
     for r_ in rows:
         w(r_)
     w("")
@@ -553,8 +574,12 @@ rg("mixed accurate: frameshieldd vs seed", "mixed", "fs", "seed", "≥ 3×",
    lambda x: x >= 3)
 rg("mixed accurate: frameshieldd vs ffmpeg CLI", "mixed", "fs", "ffmpeg",
    "≥ 2×", lambda x: x >= 2)
-rg("mixed accurate: frameshieldd total time / in-process time", "mixed",
-   "inproc", "fs", "≤ 1.05×", lambda x: x <= 1.05, "{:.3f}×")
+pm = paired("mixed", "inproc", "fs")
+goal("mixed accurate: frameshieldd total time / in-process time (median "
+     "of the runs' ratios; ratio of medians "
+     f"{'—' if g('mixed', 'inproc', 'fs') is None else format(g('mixed', 'inproc', 'fs'), '.3f')}×)",
+     pm and pm[0], "≤ 1.05×", lambda x: x <= 1.05, "{:.3f}×",
+     rows=[("mixed", "inproc"), ("mixed", "fs")])
 rg("mixed keyframe: frameshieldd vs seed", "mixed", "fs-kf", "seed",
    "≥ 20×", lambda x: x >= 20)
 rg("long: frameshieldd (accurate) vs ffmpeg CLI", "long", "fs", "ffmpeg",
