@@ -273,8 +273,9 @@ main(int argc, char **argv)
     /*
      * libuv's threadpool (4 threads unless set) runs the frame writes,
      * each thread blocked in an fsync most of its time; the disk takes
-     * more at once (no-op jobs: 12 % more with 8 threads and 16 jobs
-     * syncing per slot).  Read at its first use, just after.
+     * more at once (no-op jobs: 17-22 % more with 8 threads and 16 jobs
+     * syncing per slot than with 4 and 4).  Read at its first use, just
+     * after.
      */
     setenv("UV_THREADPOOL_SIZE", "8", 0);
     setup();
