@@ -48,7 +48,6 @@ static struct {
     int is_draining;
     int is_second_look; /* kick_timer runs for on_kick's second look */
     int persisting; /* ended attempts whose frames are still syncing */
-    int has_unsent; /* a slot holds a claimed job not yet committed */
     int is_claim_waiting; /* claims stopped for the disk (is_disk_behind) */
     struct dispatch_stats stats;
     struct roots input_roots, output_roots;
@@ -264,7 +263,6 @@ start_job(struct slot *s, struct slot_job *sj)
     }
     sj->input_fd = fd;
     pool_take_job(s, sj);
-    d.has_unsent = 1;
     return 0;
 }
 
@@ -526,19 +524,19 @@ static void
 on_loop_turn_end(uv_prepare_t *h)
 {
     int is_committed = queue_flush(d.q) == 0;
+    int unsent = 0;
 
     (void)h;
-    if (!d.has_unsent)
-        return;
-    d.has_unsent = 0;
     for (int i = 0; i < d.pool->set.size; i++) {
         struct slot *s = &d.pool->slots[i];
 
-        if (s->state == SLOT_BUSY && s->sj != NULL && s->sj->input_fd >= 0)
+        if (s->state == SLOT_BUSY && s->sj != NULL && s->sj->input_fd >= 0) {
             send_claimed(s, is_committed);
+            unsent++;
+        }
     }
     /* Claim them again a moment later; data_version did not move. */
-    if (!is_committed) {
+    if (unsent > 0 && !is_committed) {
         d.has_runnable = 1;
         dispatch_kick_soon();
     }
