@@ -31,6 +31,15 @@
 #define SYNC_AHEAD 16
 /* Frames held for the disk, all jobs together, before claims wait. */
 #define SYNC_AHEAD_BYTES (32u << 20)
+/* Retries of transitions the queue refused: the first, and the longest. */
+#define QUEUE_RETRY_MIN_MS 200
+#define QUEUE_RETRY_MAX_MS 5000
+
+/* Ended jobs in order, linked through next_end. */
+struct end_list {
+    struct slot_job *head;
+    struct slot_job **tail;
+};
 
 static struct {
     struct queue *q;
@@ -40,6 +49,13 @@ static struct {
     uv_timer_t kick_timer;
     uv_timer_t wake_timer;
     uv_prepare_t flush;
+    uv_timer_t retry_timer; /* retry_queue_later */
+    uint64_t retry_ms;      /* its next delay */
+    int is_retry_due;       /* the timer ran: unrecorded ends go again */
+    int is_closed;          /* dispatch_fini ran: no batch, no turns */
+    int is_queue_lost;      /* and then an end could not be recorded */
+    struct end_list recorded;   /* in the turn's transaction */
+    struct end_list unrecorded; /* refused by the queue, to retry */
     int64_t seen_data_version;
     int64_t retry_due_ms; /* the retry the wake timer waits for, or -1 */
     int has_runnable;     /* we made a job runnable now: claim without
@@ -69,32 +85,54 @@ is_disk_behind(void)
            persist_held_bytes() >= SYNC_AHEAD_BYTES;
 }
 
-/* Records an attempt's end in the queue, logs it, and frees the job. */
+/*
+ * The retry policy's verdict on an ended attempt: the same every time it
+ * is asked, so a row that has to be written again says the same.
+ */
 static void
-finish(struct slot_job *sj)
+outcome_of(const struct slot_job *sj, struct outcome *o)
 {
     struct retry_policy pol = {d.cfg->retry_delay_s,
                                d.cfg->is_crash_retryable};
-    struct attempt_report r = {
-        .worker_pid = sj->worker_pid,
-        .exit_code = sj->exit_code,
-        .term_signal = sj->term_signal,
-        .frames_decoded = sj->frames_decoded,
-        .frames_written = (int)sj->frames_received,
-        .started_ms = sj->started_ms,
-        .is_interrupted = sj->end.kind == END_INTERRUPTED,
-        .stderr_tail = sj->stderr_tail,
-    };
-    struct outcome o;
-    int is_stale = 0;
-    char sig[32];
 
     outcome_classify(&sj->end, sj->job.attempts, sj->job.max_attempts, &pol,
-                     &o);
-    if (queue_finish(d.q, &sj->job, &o, &r, &is_stale) == -1)
-        log_err("job=%lld could not record its end; it stays RUNNING until "
-                "the next start", (long long)sj->job.id);
-    else if (is_stale)
+                     o);
+}
+
+static void
+ends_push(struct end_list *l, struct slot_job *sj)
+{
+    sj->next_end = NULL;
+    *l->tail = sj;
+    l->tail = &sj->next_end;
+}
+
+static struct slot_job *
+ends_take(struct end_list *l)
+{
+    struct slot_job *head = l->head;
+
+    l->head = NULL;
+    l->tail = &l->head;
+    return head;
+}
+
+static void
+free_ended(struct slot_job *sj)
+{
+    free(sj->stderr_tail);
+    free(sj);
+}
+
+/* The end is committed: count it, log it, let a retry be claimed. */
+static void
+announce_end(struct slot_job *sj)
+{
+    struct outcome o;
+    char sig[32];
+
+    outcome_of(sj, &o);
+    if (sj->is_stale)
         log_notice("job=%lld attempt=%d result dropped: the job changed "
                    "meanwhile", (long long)sj->job.id, sj->job.attempts);
     if (o.status == JOB_RETRY && o.delay_s == 0) {
@@ -106,18 +144,77 @@ finish(struct slot_job *sj)
     d.stats.failed += o.status == JOB_FAILED;
     if (o.status == JOB_DONE)
         log_info("job=%lld worker=%d attempt=%d DONE frames=%d decoded=%d",
-                 (long long)sj->job.id, r.worker_pid, sj->job.attempts,
-                 r.frames_written, r.frames_decoded);
+                 (long long)sj->job.id, sj->worker_pid, sj->job.attempts,
+                 (int)sj->frames_received, sj->frames_decoded);
     else
         log_warn("job=%lld worker=%d attempt=%d/%d %s%s%s %s%s",
-                 (long long)sj->job.id, r.worker_pid, sj->job.attempts,
+                 (long long)sj->job.id, sj->worker_pid, sj->job.attempts,
                  sj->job.max_attempts, job_status_str(o.status),
                  o.last_signal ? " signal=" : "",
                  o.last_signal ? outcome_signal_name(o.last_signal, sig,
                                                      sizeof(sig)) : "",
                  o.error, o.status == JOB_RETRY ? " (retrying)" : "");
-    free(sj->stderr_tail);
-    free(sj);
+    free_ended(sj);
+}
+
+static void on_queue_retry(uv_timer_t *);
+
+/*
+ * The queue refused a transition (another connection holds the write
+ * lock, or the commit failed): try again later, backing off while it
+ * keeps refusing.
+ */
+static void
+retry_queue_later(void)
+{
+    if (d.is_closed || uv_is_active((uv_handle_t *)&d.retry_timer))
+        return;
+    uv_timer_start(&d.retry_timer, on_queue_retry, d.retry_ms, 0);
+    d.retry_ms = d.retry_ms * 2 < QUEUE_RETRY_MAX_MS ? d.retry_ms * 2
+                                                     : QUEUE_RETRY_MAX_MS;
+}
+
+/*
+ * Writes an attempt's end into the turn's transaction.  It is announced
+ * once that commits (on_loop_turn_end); until then, and for as long as
+ * the queue refuses it, the job stays in memory: an end is never lost,
+ * whoever holds the queue's write lock and for however long.
+ */
+static void
+record_end(struct slot_job *sj)
+{
+    struct attempt_report r = {
+        .worker_pid = sj->worker_pid,
+        .exit_code = sj->exit_code,
+        .term_signal = sj->term_signal,
+        .frames_decoded = sj->frames_decoded,
+        .frames_written = (int)sj->frames_received,
+        .started_ms = sj->started_ms,
+        .is_interrupted = sj->end.kind == END_INTERRUPTED,
+        .stderr_tail = sj->stderr_tail,
+    };
+    struct outcome o;
+
+    outcome_of(sj, &o);
+    sj->is_stale = 0;
+    if (!d.is_queue_lost &&
+        queue_finish(d.q, &sj->job, &o, &r, &sj->is_stale) == 0) {
+        if (d.is_closed) /* no batch any more: committed already */
+            announce_end(sj);
+        else
+            ends_push(&d.recorded, sj);
+        return;
+    }
+    if (d.is_closed) {
+        /* One full busy timeout at shutdown, not one per job. */
+        d.is_queue_lost = 1;
+        log_err("job=%lld could not record its end; it stays RUNNING until "
+                "the next start", (long long)sj->job.id);
+        free_ended(sj);
+        return;
+    }
+    ends_push(&d.unrecorded, sj);
+    retry_queue_later();
 }
 
 /* The frames are on disk (or failed to get there): now the row. */
@@ -135,7 +232,7 @@ on_persisted(void *arg, int err, const char *why)
     }
     sj->end.detail = sj->detail;
     d.persisting--;
-    finish(sj);
+    record_end(sj);
     /* Claims that waited for the disk go on; otherwise nothing waits. */
     if (d.is_claim_waiting && !is_disk_behind()) {
         d.is_claim_waiting = 0;
@@ -170,7 +267,7 @@ end_attempt(struct slot *s, struct slot_job *sj, const struct attempt_end *e)
     sj->stderr_tail = *tail ? strdup(tail) : NULL;
     struct persist *p = sj->persist;
     if (p == NULL) {
-        finish(sj);
+        record_end(sj);
         return;
     }
     sj->persist = NULL;
@@ -345,6 +442,11 @@ claim_for(struct slot *s)
         /* Sent at the turn's end, once committed (on_loop_turn_end). */
         if ((rc = queue_claim_next(d.q, s->pid, &sj->job)) != 1) {
             free(sj);
+            /* data_version need not move before the queue takes claims. */
+            if (rc == -1) {
+                d.has_runnable = 1;
+                retry_queue_later();
+            }
             return rc;
         }
         if (start_job(s, sj) == 0)
@@ -420,6 +522,15 @@ static void
 on_wake(uv_timer_t *t)
 {
     (void)t;
+    (void)kick_if_needed();
+}
+
+/* Claims go again now, the refused ends at this turn's end. */
+static void
+on_queue_retry(uv_timer_t *t)
+{
+    (void)t;
+    d.is_retry_due = 1;
     (void)kick_if_needed();
 }
 
@@ -523,10 +634,27 @@ dispatch_pool_changed(void)
 static void
 on_loop_turn_end(uv_prepare_t *h)
 {
-    int is_committed = queue_flush(d.q) == 0;
-    int unsent = 0;
+    struct slot_job *sj, *next;
+    int is_committed, had_work, unsent = 0;
 
     (void)h;
+    if (d.is_retry_due) {
+        d.is_retry_due = 0;
+        for (sj = ends_take(&d.unrecorded); sj != NULL; sj = next) {
+            next = sj->next_end;
+            record_end(sj);
+        }
+    }
+    had_work = d.recorded.head != NULL;
+    is_committed = queue_flush(d.q) == 0;
+    for (sj = ends_take(&d.recorded); sj != NULL; sj = next) {
+        next = sj->next_end;
+        if (is_committed) {
+            announce_end(sj);
+        } else {
+            ends_push(&d.unrecorded, sj);
+        }
+    }
     for (int i = 0; i < d.pool->set.size; i++) {
         struct slot *s = &d.pool->slots[i];
 
@@ -535,10 +663,16 @@ on_loop_turn_end(uv_prepare_t *h)
             unsent++;
         }
     }
-    /* Claim them again a moment later; data_version did not move. */
-    if (unsent > 0 && !is_committed) {
-        d.has_runnable = 1;
-        dispatch_kick_soon();
+    if (!is_committed) {
+        /* Claim again later: data_version did not move. */
+        if (unsent > 0)
+            d.has_runnable = 1;
+        retry_queue_later();
+    } else if (had_work || unsent > 0) {
+        /* The queue takes transitions again: the refused ones go next. */
+        d.retry_ms = QUEUE_RETRY_MIN_MS;
+        if (d.unrecorded.head != NULL)
+            uv_timer_start(&d.retry_timer, on_queue_retry, 0, 0);
     }
 }
 
@@ -555,6 +689,9 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     d.loop = loop;
     d.seen_data_version = -1;
     d.retry_due_ms = -1;
+    d.retry_ms = QUEUE_RETRY_MIN_MS;
+    d.recorded.tail = &d.recorded.head;
+    d.unrecorded.tail = &d.unrecorded.head;
     if (confine_init(&d.input_roots, cfg->input_roots, err, sizeof(err)) ==
             -1 ||
         confine_init(&d.output_roots, cfg->output_roots, err,
@@ -564,6 +701,7 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     }
     uv_timer_init(loop, &d.kick_timer);
     uv_timer_init(loop, &d.wake_timer);
+    uv_timer_init(loop, &d.retry_timer);
     queue_set_batching(q, 1);
     uv_prepare_init(loop, &d.flush);
     uv_prepare_start(&d.flush, on_loop_turn_end);
@@ -579,13 +717,27 @@ dispatch_drain(void)
     uv_timer_stop(&d.wake_timer);
 }
 
+/*
+ * The loop's last turn has run: the ends still waiting for the queue get
+ * one more try each, with the full busy timeout.  One that fails even so
+ * stays RUNNING, and the next start requeues it (not charged).
+ */
 void
 dispatch_fini(void)
 {
+    struct slot_job *sj, *next;
+
+    on_loop_turn_end(&d.flush);
     queue_set_batching(d.q, 0);
+    d.is_closed = 1;
+    for (sj = ends_take(&d.unrecorded); sj != NULL; sj = next) {
+        next = sj->next_end;
+        record_end(sj);
+    }
     uv_close((uv_handle_t *)&d.flush, NULL);
     uv_close((uv_handle_t *)&d.kick_timer, NULL);
     uv_close((uv_handle_t *)&d.wake_timer, NULL);
+    uv_close((uv_handle_t *)&d.retry_timer, NULL);
 }
 
 void

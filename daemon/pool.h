@@ -39,6 +39,9 @@ struct slot_job {
     int worker_pid;
     int exit_code, term_signal, frames_decoded;
     char *stderr_tail;
+    /* Ended, waiting for its row to be committed (dispatch.c). */
+    struct slot_job *next_end;
+    int is_stale;
 };
 
 struct slot {

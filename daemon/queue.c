@@ -18,6 +18,15 @@
 
 #define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
+/*
+ * Batching, the connection serves the event loop: a wait for another
+ * connection's write lock stalls every worker's channel, deadline and
+ * respawn, so it is short, and a turn that found the lock taken does not
+ * wait again.  Clients are asked to keep their write transactions short;
+ * one that does not (a bulk INSERT of seconds) delays transitions, which
+ * the daemon retries (dispatch.c), instead of freezing the daemon.
+ */
+#define LOOP_BUSY_TIMEOUT_MS 100
 
 enum stmt_id {
     S_BEGIN,
@@ -92,6 +101,8 @@ struct queue {
     void *wal_arg;
     int is_batching;   /* transitions share one transaction per flush */
     int is_batch_open; /* that transaction has begun */
+    int is_turn_locked_out; /* this batch found the write lock taken */
+    int64_t locked_out_since_ms; /* the lock-out being waited out, or 0 */
 };
 
 static const char *const status_names[] = {
@@ -178,6 +189,40 @@ rollback(struct queue *q)
 }
 
 /*
+ * Begins the batch's transaction.  Another connection's write lock is not
+ * an error worth a line per try: the first and the last are logged.
+ */
+static int
+begin_batch(struct queue *q)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (q->is_turn_locked_out || (s = stmt(q, S_BEGIN)) == NULL)
+        return -1;
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) {
+        if (q->locked_out_since_ms != 0)
+            log_notice("queue writable again after %lld ms",
+                       (long long)(queue_now_ms() - q->locked_out_since_ms));
+        q->locked_out_since_ms = 0;
+        return 0;
+    }
+    if (rc != SQLITE_BUSY) {
+        log_err("sqlite %s: %s", stmt_sql[S_BEGIN], sqlite3_errmsg(q->db));
+        return -1;
+    }
+    q->is_turn_locked_out = 1;
+    if (q->locked_out_since_ms == 0) {
+        q->locked_out_since_ms = queue_now_ms();
+        log_warn("queue busy: another connection holds the write lock; "
+                 "claims and job ends wait for it");
+    }
+    return -1;
+}
+
+/*
  * One transition's transaction.  Batching, it is a savepoint inside the
  * flush's transaction: it commits with the others (one WAL append, one
  * lock round for all of a loop turn's transitions) and fails alone.
@@ -191,7 +236,7 @@ tx_begin(struct queue *q)
     if (q->is_batch_open && sqlite3_get_autocommit(q->db))
         q->is_batch_open = 0;
     if (!q->is_batch_open) {
-        if (run(q, S_BEGIN) == -1)
+        if (begin_batch(q) == -1)
             return -1;
         q->is_batch_open = 1;
     }
@@ -220,18 +265,23 @@ queue_set_batching(struct queue *q, int is_on)
 {
     (void)queue_flush(q);
     q->is_batching = is_on;
+    sqlite3_busy_timeout(q->db, is_on ? LOOP_BUSY_TIMEOUT_MS
+                                      : BUSY_TIMEOUT_MS);
 }
 
 int
 queue_flush(struct queue *q)
 {
+    int was_locked_out = q->is_turn_locked_out;
+
+    q->is_turn_locked_out = 0;
     if (!q->is_batch_open)
-        return 0;
+        return was_locked_out ? -1 : 0;
     q->is_batch_open = 0;
     if (sqlite3_get_autocommit(q->db) == 0 && run(q, S_COMMIT) == 0)
         return 0;
-    log_err("sqlite: a batch of transitions was not committed; its jobs "
-            "keep their previous state (RUNNING ones until the next start)");
+    log_err("sqlite: a batch of transitions was not committed; its "
+            "claims are undone and its job ends are tried again");
     rollback(q);
     return -1;
 }

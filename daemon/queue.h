@@ -56,7 +56,9 @@ int queue_claim_next(struct queue *, int worker_pid, struct job *out);
  * transaction, each in a savepoint of its own, until queue_flush commits
  * them together.  queue_flush returns 0, or -1 when the commit failed
  * (the batch is rolled back: its claims never happened, its jobs keep
- * their previous state).  queue_close flushes.
+ * their previous state) or when another connection's write lock kept
+ * the batch from beginning (each transition then failed at once, after
+ * the first had waited LOOP_BUSY_TIMEOUT_MS).  queue_close flushes.
  */
 void queue_set_batching(struct queue *, int is_on);
 int queue_flush(struct queue *);

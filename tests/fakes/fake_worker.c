@@ -13,6 +13,8 @@
  *   badindex    a FRAME with index >= frames, then the rest as in good
  *   badversion  HELLO with protocol version 99
  *   nohello     never says HELLO
+ * With $FAKE_GATE set, each RESULT waits while that file exists, so a test
+ * can hold jobs RUNNING and let them end at a moment of its choosing.
  * After a misbehaviour it carries on as a good worker would, so that a
  * supervisor that misses the violation ends the job DONE and the test
  * fails; then it idles until the supervisor kills it or hangs up.  It
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHAN 3
@@ -288,6 +291,17 @@ misbehave(const struct msg_job *job)
     wait_forever();
 }
 
+/* FAKE_GATE: the RESULT waits while the file exists. */
+static void
+wait_gate(void)
+{
+    const char *gate = getenv("FAKE_GATE");
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+
+    while (gate != NULL && access(gate, F_OK) == 0)
+        nanosleep(&tick, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -318,6 +332,7 @@ main(int argc, char **argv)
         } else {
             send_good_frames(job.job_id, 0, job.frames);
         }
+        wait_gate();
         send_result(job.job_id, job.frames);
     }
     return 0;

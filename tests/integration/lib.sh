@@ -275,6 +275,17 @@ wrap_worker() {
 
 fault_worker() { wrap_worker "$FAULTY" "$@"; }
 
+# Fakes started with FAKE_PID_DIR=$T/fakes* note their pids there: every
+# one that ever ran is killed by pid when the script exits.
+kill_fakes() {
+    local f
+    for f in "$T"/fakes*/*; do
+        [ -e "$f" ] && kill -KILL "${f##*/}" 2>/dev/null
+    done
+    return 0
+}
+on_exit kill_fakes
+
 # after_fault LABEL: the daemon is up, the pool is back to $N workers and
 # a clean job ($T/normal.mp4) still ends DONE with 5 frames.
 after_fault() {

@@ -9,16 +9,6 @@ need "$FAKE"
 export FAKE_PID_DIR="$T/fakes"
 mkdir -p "$T/fakes" "$T/fakes.bv"
 
-# Every fake that ever ran is killed by pid when the script exits.
-kill_fakes() {
-    local f
-    for f in "$T"/fakes*/*; do
-        [ -e "$f" ] && kill -KILL "${f##*/}" 2>/dev/null
-    done
-    return 0
-}
-on_exit kill_fakes
-
 touch "$T/in.bin" # the fake never reads its input; it must be a file
 
 # A daemon with one fake worker in MODE; the job (id in $id) gets two
