@@ -275,7 +275,10 @@ w("Clocks. seed: from after `import cv2` to the last join (interpreter "
   "and without one every inode allocation scans past the inodes deleted in "
   "the last 1-6 minutes (ext4 recently_deleted), so a run right after "
   "deleting 3000 files paid for the delete (the daemon's CPU on tiny: "
-  "1.1-1.7 s per run that way, 0.7-0.9 s without).")
+  "1.1-1.7 s per run that way, 0.7-0.9 s without). Each run starts "
+  "after a sync(1), so that the writeback a method without fsync leaves "
+  "behind (seed, ffmpeg CLI, in-process, `--sync-output no`) is not paid "
+  "by the run that follows it.")
 w("")
 w("frame-exactness: each produced JPEG is compared with "
   "`ffmpeg -vf select=eq(n\\,K) -pix_fmt gray` of the true frame "

@@ -175,6 +175,10 @@ run_one() {
         mkdir -p "$T/trash"
         mv "$o" "$(mktemp -d "$T/trash/$c.$m.XXXXXX")/"
     fi
+    # Methods that do not fsync (seed, ffmpeg CLI, in-process, fs-nosync)
+    # leave their writeback behind, for whichever run the kernel's flusher
+    # lands in: each run starts with none.
+    sync
     mkdir -p "$T/mem" "$T/keep"
     case $m in
     seed | fs) mem=$T/mem/$c.$m.$r ;;
