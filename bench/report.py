@@ -185,7 +185,8 @@ if meta.get("bins_start") != meta.get("bins_end"):
     w("")
 w(f"Every figure below comes from this run. Each method ran {runs} times per "
   f"corpus, interleaved (each run goes through all methods, in an order "
-  f"rotated from run to run); files/s is the median with min–max; ratios "
+  f"rotated from run to run and reversed every other run); files/s is the "
+  f"median with min–max; ratios "
   f"are of medians (higher = frameshield faster). All methods use "
   f"{slots} parallel slots; ffmpegthumbnailer (in no goal, and 2500 "
   f"process starts per tiny run) ran {meta['thumb_runs']} time(s) "
@@ -380,19 +381,22 @@ w("")
 w("PSS of the whole process tree (root + all descendants, "
   "/proc/PID/smaps_rollup every 0.1 s during the timed run; peak per run, "
   "median over runs). seed: the Python parent and its per-file children; "
-  "frameshield: daemon + workers.")
+  "frameshield: daemon + workers; in-process loop: xargs and its two "
+  "workers (sampled too, so that both sides of the isolation ratio carry "
+  "the same sampler).")
 w("")
 w("| corpus | seed peak PSS | frameshield pool peak PSS | pool / seed | "
-  "daemon peak RSS | samples (runs) |")
-w("|---|---|---|---|---|---|")
+  "daemon peak RSS | in-process loop peak PSS | samples (runs) |")
+w("|---|---|---|---|---|---|---|")
 pool_ratio = {}
 for c in ["mixed", "tiny", "long"]:
-    s, f = mem(c, "seed"), mem(c, "fs")
+    s, f, i = mem(c, "seed"), mem(c, "fs"), mem(c, "inproc")
     if not s or not f:
         continue
     pool_ratio[c] = f[0] / s[0]
     w(f"| {c} | {mib(s[0])} | {mib(f[0])} | {f[0] / s[0]:.2f} | "
-      f"{mib(f[1])} | {s[2]}/{f[2]} |")
+      f"{mib(f[1])} | {mib(i[0]) if i else '—'} | "
+      f"{s[2]}/{f[2]}/{i[2] if i else 0} |")
 w("")
 
 # --- crash handling --------------------------------------------------------

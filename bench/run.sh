@@ -180,8 +180,9 @@ run_one() {
     # lands in: each run starts with none.
     sync
     mkdir -p "$T/mem" "$T/keep"
+    # The two methods the isolation ratio compares carry the same sampler.
     case $m in
-    seed | fs) mem=$T/mem/$c.$m.$r ;;
+    seed | fs | inproc) mem=$T/mem/$c.$m.$r ;;
     esac
     case $m in
     seed)
@@ -210,7 +211,8 @@ run_one() {
             [ -e "$d/frame_0.jpg" ] || echo x; done | wc -l)
         ;;
     inproc | inproc-kf)
-        "$PY" bench/measure.py cmd --out "$T/keep/$c.$m.time" -- \
+        "$PY" bench/measure.py cmd ${mem:+--mem "$mem"} \
+            --out "$T/keep/$c.$m.time" -- \
             xargs -a "$k.args" -P "$SLOTS" -L 1 bin/frameshield-worker \
             > "$T/keep/$c.$m.stats" 2> "$T/keep/$c.$m.err"
         line=$(cat "$T/keep/$c.$m.time")
@@ -264,9 +266,14 @@ for r in $(seq "$RUNS"); do
     for c in $CORPORA; do
         read -r -a ms <<< "$(methods_of "$c")"
         n=${#ms[@]}
-        # rotate the order each run: no method always goes first
+        # Rotated each run, and reversed every other run: no method always
+        # goes first, and no method always runs before another (the
+        # machine drifts within a run, and the in-process loop came before
+        # the daemon in 4 of 5 runs).
         for ((i = 0; i < n; i++)); do
-            m=${ms[$(((i + r - 1) % n))]}
+            j=$i
+            [ $((r % 2)) -eq 0 ] && j=$((n - 1 - i))
+            m=${ms[$(((j + r - 1) % n))]}
             [ "$m" = thumb ] && [ "$r" -gt "$THUMB_RUNS" ] && continue
             run_one "$c" "$m" "$r"
         done
