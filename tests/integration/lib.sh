@@ -327,6 +327,28 @@ check_sql() {
     fi
 }
 
+# hold_lock: a sqlite3 CLI client takes the queue's write lock, inserts a
+# row, and holds on until $T/hold is removed, then rolls back (LOCK_PID;
+# wait for it after removing $T/hold).
+hold_lock() {
+    rm -f "$T/locked"
+    touch "$T/hold"
+    (
+        printf 'BEGIN IMMEDIATE;\n'
+        printf "INSERT INTO jobs(input, output_dir) VALUES('/x', '/y');\n"
+        printf '.shell touch %q; while [ -e %q ]; do sleep 0.05; done\n' \
+            "$T/locked" "$T/hold"
+        printf 'ROLLBACK;\n'
+    ) | sqlite3 "$DB" &
+    LOCK_PID=$!
+    track_pid "$LOCK_PID"
+    local end=$((SECONDS + 10))
+    while [ ! -e "$T/locked" ] && [ "$SECONDS" -lt "$end" ]; do
+        sleep 0.05
+    done
+    check "the lock is held" test -e "$T/locked"
+}
+
 # sql_quote STR: STR as an SQL string literal.
 sql_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
 

@@ -24,27 +24,6 @@ check_sql "two jobs running, the rest waiting" \
     "PENDING|$((JOBS - 2))
 RUNNING|2" 10
 
-# hold_lock: a sqlite3 CLI client takes the write lock, inserts a row,
-# and holds on until $T/hold is removed, then rolls back.  LOCK_PID.
-hold_lock() {
-    rm -f "$T/locked"
-    touch "$T/hold"
-    (
-        printf 'BEGIN IMMEDIATE;\n'
-        printf "INSERT INTO jobs(input, output_dir) VALUES('/x', '/y');\n"
-        printf '.shell touch %q; while [ -e %q ]; do sleep 0.05; done\n' \
-            "$T/locked" "$T/hold"
-        printf 'ROLLBACK;\n'
-    ) | sqlite3 "$DB" &
-    LOCK_PID=$!
-    track_pid "$LOCK_PID"
-    local end=$((SECONDS + 10))
-    while [ ! -e "$T/locked" ] && [ "$SECONDS" -lt "$end" ]; do
-        sleep 0.05
-    done
-    check "the lock is held" test -e "$T/locked"
-}
-
 say "a client takes the write lock for $LOCK_S s, then rolls back"
 hold_lock
 lock_start=$SECONDS

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The daemon under valgrind (memcheck; workers are not traced) through a
-# good job, a missing input, a crashing worker and a SIGTERM drain: no
-# memory errors, nothing definitely lost.
+# good job, a missing input, a crashing worker and a SIGTERM drain, then
+# through job ends the queue refuses (a client holds its write lock) and
+# a stop before the lock goes: no memory errors, nothing definitely lost.
 . "$(dirname "$0")/lib.sh"
 command -v valgrind >/dev/null || die "valgrind missing"
 
@@ -34,5 +35,46 @@ expect_match "valgrind error summary" \
     "$(grep -o 'ERROR SUMMARY: [0-9]* errors' "$VG_LOG")" 'ERROR SUMMARY: 0 errors'
 lost=$(grep -o 'definitely lost: [0-9,]* bytes' "$VG_LOG" || echo 'definitely lost: 0 bytes')
 expect_eq "definitely lost" "$lost" "definitely lost: 0 bytes"
+[ "$FAILS" -eq 0 ] || sed 's/^/  vg: /' "$VG_LOG" | tail -n 40
+
+# Ends the queue refuses, kept in memory and retried, then given up at a
+# stop while a client still holds the write lock (t_locked_queue).
+need "$FAKE"
+export FAKE_PID_DIR="$T/fakes"
+mkdir -p "$FAKE_PID_DIR"
+touch "$T/in.bin" "$T/gate"
+VG_LOG=$T/valgrind.2.log
+DAEMON_LOG=$T/daemon.2.log
+valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --log-file="$VG_LOG" \
+    "$DAEMON" --db "$DB" --workers 2 --retry-delay 0 \
+    --worker "$(wrap_worker "$FAKE" FAKE_MODE=good FAKE_GATE="$T/gate" \
+        FAKE_PID_DIR="$FAKE_PID_DIR")" \
+    </dev/null >"$DAEMON_LOG" 2>&1 &
+DAEMON_PID=$!
+track_pid "$DAEMON_PID"
+READY_TIMEOUT=60 wait_log 'ready workers=' 60 || die "daemon not ready under valgrind"
+a=$(enqueue "$T/in.bin" "$T/out4")
+b=$(enqueue "$T/in.bin" "$T/out5")
+check "two gated jobs running" \
+    wait_sql "SELECT count(*) FROM jobs WHERE status = 'RUNNING'" 2 60
+hold_lock
+rm -f "$T/gate"
+check "their ends refused" wait_log 'queue busy' 30
+sleep 1
+kill -TERM "$DAEMON_PID"
+if wait_daemon_exit 60; then
+    expect_eq "daemon exit status under valgrind (lock held)" "$DAEMON_RC" 0
+else
+    fail "daemon did not exit under valgrind (lock held)"
+fi
+rm -f "$T/hold"
+wait "$LOCK_PID"
+check "it said what it could not record" \
+    grep -q "could not record its end" "$DAEMON_LOG"
+expect_match "valgrind error summary (lock held)" \
+    "$(grep -o 'ERROR SUMMARY: [0-9]* errors' "$VG_LOG")" 'ERROR SUMMARY: 0 errors'
+lost=$(grep -o 'definitely lost: [0-9,]* bytes' "$VG_LOG" || echo 'definitely lost: 0 bytes')
+expect_eq "definitely lost (lock held)" "$lost" "definitely lost: 0 bytes"
 [ "$FAILS" -eq 0 ] || sed 's/^/  vg: /' "$VG_LOG" | tail -n 40
 finish
