@@ -55,9 +55,11 @@ WORKER_SRCS = \
 	worker/encode.c \
 	worker/main.c \
 	worker/plan.c \
+	worker/range.c \
 	worker/sandbox.c
 
-UNIT_TESTS = test_proto test_outcome test_plan test_config test_queue
+UNIT_TESTS = test_proto test_outcome test_plan test_range test_config \
+	test_queue
 
 obj = $(patsubst %.c,build/%.o,$(1))
 
@@ -109,6 +111,7 @@ bin/frameshield-worker: $(call obj,$(WORKER_SRCS)) build/libcommon.a
 TEST_DEPS_test_proto = common/proto.c
 TEST_DEPS_test_outcome = daemon/outcome.c common/log.c
 TEST_DEPS_test_plan = worker/plan.c
+TEST_DEPS_test_range = worker/range.c
 TEST_DEPS_test_config = daemon/config.c common/log.c
 TEST_DEPS_test_queue = daemon/queue.c common/log.c build/schema.h
 TEST_LIBS_test_queue = -lsqlite3

@@ -3,8 +3,8 @@
  *
  * Planar YUV goes to tjCompressFromYUVPlanes directly: no RGB round trip.
  * JPEG (JFIF) samples are full range, while most video is limited range
- * (Y 16..235), so limited planes are stretched through a lookup table
- * first; without it every picture comes out grey and flat.
+ * (Y 16..235), so limited planes are stretched first (range.c); without
+ * it every picture comes out grey and flat.
  */
 #include "encode.h"
 
@@ -16,6 +16,7 @@
 #include <turbojpeg.h>
 
 #include "proto.h"
+#include "range.h"
 
 struct encoder {
     tjhandle tj;
@@ -23,8 +24,6 @@ struct encoder {
     AVFrame *conv;           /* its 4:2:0 output, reused */
     uint8_t *full[3];        /* range-expanded copies of the planes */
     size_t full_cap[3];
-    uint8_t lut_luma[256];   /* limited -> full range */
-    uint8_t lut_chroma[256];
     unsigned char *jpeg;     /* tjAlloc'ed, tjBufSize-sized */
     unsigned long jpeg_cap;
 };
@@ -39,24 +38,6 @@ struct planes {
     int is_full_range;
 };
 
-static uint8_t
-clamp_u8(long v)
-{
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-static void
-fill_luts(struct encoder *enc)
-{
-    for (long v = 0; v < 256; v++) {
-        /* Rounded: y' = (y - 16) * 255 / 219, c' = (c - 128) * 255/224. */
-        enc->lut_luma[v] = clamp_u8(((v - 16) * 255 * 2 + 219) / (219 * 2));
-        long c = (v - 128) * 255;
-        c = c >= 0 ? (c * 2 + 224) / (224 * 2) : -((-c * 2 + 224) / 448);
-        enc->lut_chroma[v] = clamp_u8(c + 128);
-    }
-}
-
 struct encoder *
 encode_new(void)
 {
@@ -69,7 +50,6 @@ encode_new(void)
         encode_free(enc);
         return NULL;
     }
-    fill_luts(enc);
     return enc;
 }
 
@@ -176,7 +156,7 @@ expand_range(struct encoder *enc, struct planes *p)
     for (int i = 0; i < n; i++) {
         int w = tjPlaneWidth(i, p->width, p->subsamp);
         int h = tjPlaneHeight(i, p->height, p->subsamp);
-        const uint8_t *lut = i == 0 ? enc->lut_luma : enc->lut_chroma;
+        enum range_plane kind = i == 0 ? RANGE_LUMA : RANGE_CHROMA;
         size_t need;
 
         if (w <= 0 || h <= 0)
@@ -189,12 +169,10 @@ expand_range(struct encoder *enc, struct planes *p)
                 return -1;
             enc->full_cap[i] = need;
         }
-        for (int y = 0; y < h; y++) {
-            const uint8_t *src = p->data[i] + (ptrdiff_t)y * p->stride[i];
-            uint8_t *dst = enc->full[i] + (size_t)y * (size_t)w;
-            for (int x = 0; x < w; x++)
-                dst[x] = lut[src[x]];
-        }
+        for (int y = 0; y < h; y++)
+            range_expand(enc->full[i] + (size_t)y * (size_t)w,
+                         p->data[i] + (ptrdiff_t)y * p->stride[i], (size_t)w,
+                         kind);
         p->data[i] = enc->full[i];
         p->stride[i] = w;
     }
