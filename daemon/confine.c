@@ -145,8 +145,27 @@ confine_open(const struct roots *r, const char *path, int flags)
     return fd;
 }
 
+/* The directory dir (beneath a root when there are roots), to make in. */
 static int
-mkdir_parents(const struct roots *r, const char *path)
+open_parent(const struct roots *r, const char *dir, int is_for_sync)
+{
+    int flags = O_DIRECTORY | (is_for_sync ? O_RDONLY : O_PATH);
+
+    if (*dir == '\0')
+        dir = "/";
+    return r->n == 0 ? open(dir, flags | O_CLOEXEC)
+                     : confine_open(r, dir, flags);
+}
+
+/*
+ * Makes path's missing components.  With is_durable, each new directory's
+ * parent is fsync'ed once it holds the new entry: the job directory's own
+ * fsync makes its frames' names durable, not its name in its parent, and
+ * without a journal that commits everything before it (ext4 without one,
+ * ext2, vfat) a power cut could take a DONE job's whole directory away.
+ */
+static int
+mkdir_parents(const struct roots *r, const char *path, int is_durable)
 {
     char buf[PATH_MAX];
     size_t len = strlen(path);
@@ -164,23 +183,31 @@ mkdir_parents(const struct roots *r, const char *path)
         *p = '\0';
         const char *rel;
         int i = r->n ? find_root(r, buf, &rel) : -1;
-        int rc = -1;
+        int rc = 0; /* a root itself, or above one: exists already */
 
-        if (r->n == 0)
-            rc = mkdir(buf, DIR_MODE);
-        else if (i >= 0 && *rel != '\0') {
+        if (r->n == 0 || (i >= 0 && *rel != '\0')) {
             char *slash = strrchr(buf, '/');
             int parent;
 
             *slash = '\0';
-            parent = confine_open(r, *buf ? buf : "/", O_PATH | O_DIRECTORY);
+            /* fsync needs more than O_PATH; a parent we may only search
+             * (mode 0711) still takes a new directory, unsynced. */
+            int can_sync = is_durable;
+            parent = open_parent(r, buf, can_sync);
+            if (parent == -1 && errno == EACCES && can_sync) {
+                can_sync = 0;
+                parent = open_parent(r, buf, 0);
+            }
             *slash = '/';
             if (parent == -1)
                 return -1;
             rc = mkdirat(parent, slash + 1, DIR_MODE);
+            if (rc == 0 && can_sync)
+                rc = fsync(parent);
+            int saved_errno = errno;
             close(parent);
-        } else
-            rc = 0; /* a root itself, or above one: exists already */
+            errno = saved_errno;
+        }
         if (rc == -1 && errno != EEXIST)
             return -1;
         if ((*p = saved) == '\0')
@@ -189,12 +216,12 @@ mkdir_parents(const struct roots *r, const char *path)
 }
 
 int
-confine_open_dir(const struct roots *r, const char *path)
+confine_open_dir(const struct roots *r, const char *path, int is_durable)
 {
     int fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
 
     if (fd == -1 && errno == ENOENT) {
-        if (mkdir_parents(r, path) == -1)
+        if (mkdir_parents(r, path, is_durable) == -1)
             return -1;
         fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
     }

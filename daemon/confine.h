@@ -38,8 +38,9 @@ int confine_names_root(const struct roots *, const char *path);
 
 /*
  * Opens output directory path, creating missing components (mode 0750)
- * beneath the roots.  Returns a directory fd or -1 with errno set.
+ * beneath the roots; with is_durable, each created one's name is fsync'ed
+ * into its parent.  Returns a directory fd or -1 with errno set.
  */
-int confine_open_dir(const struct roots *, const char *path);
+int confine_open_dir(const struct roots *, const char *path, int is_durable);
 
 #endif

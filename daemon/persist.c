@@ -105,7 +105,7 @@ open_dir(struct persist *p)
 {
     if (p->dirfd != -1)
         return 0;
-    if ((p->dirfd = confine_open_dir(p->roots, p->path)) != -1)
+    if ((p->dirfd = confine_open_dir(p->roots, p->path, p->is_synced)) != -1)
         return 0;
     set_error(p, errno, "output_dir");
     return -1;
