@@ -262,6 +262,12 @@ main(int argc, char **argv)
     /* A worker that dies mid-write must cost an EPIPE, not the daemon. */
     signal(SIGPIPE, SIG_IGN);
     /*
+     * A file-size limit (systemd's LimitFSIZE=) reached while writing a
+     * frame or the queue's WAL is an error for that write (EFBIG), as a
+     * full disk is, not the end of the daemon.
+     */
+    signal(SIGXFSZ, SIG_IGN);
+    /*
      * Every job allocates and frees the same few hundred KiB (its frames,
      * SQLite's pages).  glibc's default trims the heap's top after each
      * free and the next job faults it back in: a third of the event

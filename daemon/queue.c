@@ -103,6 +103,8 @@ struct queue {
     int is_batch_open; /* that transaction has begun */
     int is_turn_locked_out; /* this batch found the write lock taken */
     int64_t locked_out_since_ms; /* the lock-out being waited out, or 0 */
+    int64_t failing_since_ms;    /* commits fail since (disk full), or 0 */
+    unsigned failed_commits;     /* in that stretch */
 };
 
 static const char *const status_names[] = {
@@ -269,6 +271,44 @@ queue_set_batching(struct queue *q, int is_on)
                                       : BUSY_TIMEOUT_MS);
 }
 
+/*
+ * Commits the batch.  A disk that stays full fails every retry (at most
+ * one per QUEUE_RETRY_MAX_MS of dispatch.c): the first failure of a
+ * stretch is logged with SQLite's reason, and the first success after it.
+ */
+static int
+commit_batch(struct queue *q)
+{
+    char why[256] = "the transaction was rolled back";
+    sqlite3_stmt *s;
+
+    /* SQLite rolls back by itself on some errors (SQLITE_FULL). */
+    if (sqlite3_get_autocommit(q->db) == 0 && (s = stmt(q, S_COMMIT)) != NULL) {
+        int rc = sqlite3_step(s);
+
+        snprintf(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE) {
+            if (q->failing_since_ms != 0)
+                log_notice("queue commits again after %lld ms (%u failed)",
+                           (long long)(queue_now_ms() - q->failing_since_ms),
+                           q->failed_commits);
+            q->failing_since_ms = 0;
+            return 0;
+        }
+    }
+    if (q->failing_since_ms == 0) {
+        q->failing_since_ms = queue_now_ms();
+        q->failed_commits = 0;
+        log_err("sqlite COMMIT: %s: a batch of transitions was not "
+                "committed; its claims are undone and its job ends are "
+                "kept to be written again",
+                why);
+    }
+    q->failed_commits++;
+    return -1;
+}
+
 int
 queue_flush(struct queue *q)
 {
@@ -278,10 +318,8 @@ queue_flush(struct queue *q)
     if (!q->is_batch_open)
         return was_locked_out ? -1 : 0;
     q->is_batch_open = 0;
-    if (sqlite3_get_autocommit(q->db) == 0 && run(q, S_COMMIT) == 0)
+    if (commit_batch(q) == 0)
         return 0;
-    log_err("sqlite: a batch of transitions was not committed; its "
-            "claims are undone and its job ends are tried again");
     rollback(q);
     return -1;
 }
