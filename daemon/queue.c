@@ -286,7 +286,8 @@ commit_batch(struct queue *q)
     if (sqlite3_get_autocommit(q->db) == 0 && (s = stmt(q, S_COMMIT)) != NULL) {
         int rc = sqlite3_step(s);
 
-        snprintf(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
+        if (rc != SQLITE_DONE)
+            snprintf(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
         sqlite3_reset(s);
         if (rc == SQLITE_DONE) {
             if (q->failing_since_ms != 0)
