@@ -705,6 +705,17 @@ pool_send_job(struct slot *s, int input_fd)
      */
     if (len < 0 || fdpass_send(chan_fd(s), buf, (size_t)len, input_fd) == -1) {
         char why[128];
+
+        /*
+         * Its end is closed: the worker quit or died after its last
+         * RESULT, and this job never reached it.  Not the job's doing,
+         * so not charged to it.
+         */
+        if (len >= 0 && (errno == EPIPE || errno == ECONNRESET)) {
+            pool_kill(s, END_INTERRUPTED,
+                      "worker ended before the job reached it");
+            return -1;
+        }
         snprintf(why, sizeof(why), "send job: %s", strerror(errno));
         pool_kill(s, END_PROTOCOL, why);
         return -1;

@@ -11,6 +11,8 @@
  *   notjpeg     FRAMEs whose bytes do not start with FF D8, then RESULT OK
  *   double      good frames, then two RESULTs
  *   badindex    a FRAME with index >= frames, then the rest as in good
+ *   quit        as good, but stops reading before its RESULT, then exits
+ *               1 s later: the job sent next can never reach it
  *   badversion  HELLO with protocol version 99
  *   nohello     never says HELLO
  * With $FAKE_GATE set, each RESULT waits while that file exists, so a test
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -327,13 +330,24 @@ main(int argc, char **argv)
         if (is_mode("big")) {
             for (uint32_t i = 0; i < job.frames; i++)
                 send_frame(job.job_id, i, big_jpeg, big_len);
-        } else if (!is_mode("good")) {
+        } else if (!is_mode("good") && !is_mode("quit")) {
             misbehave(&job);
         } else {
             send_good_frames(job.job_id, 0, job.frames);
         }
         wait_gate();
+        /*
+         * Deaf before the RESULT goes: the supervisor's next send fails
+         * (EPIPE), however soon after reading it it sends.
+         */
+        if (is_mode("quit"))
+            shutdown(CHAN, SHUT_RD);
         send_result(job.job_id, job.frames);
+        if (is_mode("quit")) {
+            close(CHAN);
+            sleep(1);
+            exit(0);
+        }
     }
     return 0;
 }
