@@ -158,61 +158,48 @@ open_parent(const struct roots *r, const char *dir, int is_for_sync)
 }
 
 /*
- * Makes path's missing components.  With is_durable, each new directory's
- * parent is fsync'ed once it holds the new entry: the job directory's own
- * fsync makes its frames' names durable, not its name in its parent, and
- * without a journal that commits everything before it (ext4 without one,
- * ext2, vfat) a power cut could take a DONE job's whole directory away.
+ * Makes directory dir (a writable copy: it is cut and restored), its
+ * missing parents first.  It starts at the bottom: a job's directory
+ * usually lies in one that exists, and then costs one open and one
+ * mkdirat, where walking down from / cost two calls per level.  With
+ * is_durable, each new directory's parent is fsync'ed once it holds the
+ * new entry: the job directory's own fsync makes its frames' names
+ * durable, not its name in its parent, and without a journal that
+ * commits everything before it (ext4 without one, ext2, vfat) a power
+ * cut could take a DONE job's whole directory away.
  */
 static int
-mkdir_parents(const struct roots *r, const char *path, int is_durable)
+make_dir(const struct roots *r, char *dir, int is_durable)
 {
-    char buf[PATH_MAX];
-    size_t len = strlen(path);
+    char *slash = strrchr(dir, '/');
+    const char *rel;
+    int parent, rc, err;
 
-    if (len >= sizeof(buf)) {
-        errno = ENAMETOOLONG;
+    /* A root itself, or above one: exists already, or is not ours. */
+    if (slash == NULL || (r->n > 0 && (find_root(r, dir, &rel) == -1 ||
+                                       *rel == '\0')))
+        return 0;
+    *slash = '\0';
+    /* fsync needs more than O_PATH; a parent we may only search
+     * (mode 0711) still takes a new directory, unsynced. */
+    int can_sync = is_durable;
+    parent = open_parent(r, dir, can_sync);
+    if (parent == -1 && errno == ENOENT && make_dir(r, dir, is_durable) == 0)
+        parent = open_parent(r, dir, can_sync);
+    if (parent == -1 && errno == EACCES && can_sync) {
+        can_sync = 0;
+        parent = open_parent(r, dir, 0);
+    }
+    *slash = '/';
+    if (parent == -1)
         return -1;
-    }
-    memcpy(buf, path, len + 1);
-    /* Each prefix is made beneath its root: no step may escape. */
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        const char *rel;
-        int i = r->n ? find_root(r, buf, &rel) : -1;
-        int rc = 0; /* a root itself, or above one: exists already */
-
-        if (r->n == 0 || (i >= 0 && *rel != '\0')) {
-            char *slash = strrchr(buf, '/');
-            int parent;
-
-            *slash = '\0';
-            /* fsync needs more than O_PATH; a parent we may only search
-             * (mode 0711) still takes a new directory, unsynced. */
-            int can_sync = is_durable;
-            parent = open_parent(r, buf, can_sync);
-            if (parent == -1 && errno == EACCES && can_sync) {
-                can_sync = 0;
-                parent = open_parent(r, buf, 0);
-            }
-            *slash = '/';
-            if (parent == -1)
-                return -1;
-            rc = mkdirat(parent, slash + 1, DIR_MODE);
-            if (rc == 0 && can_sync)
-                rc = fsync(parent);
-            int saved_errno = errno;
-            close(parent);
-            errno = saved_errno;
-        }
-        if (rc == -1 && errno != EEXIST)
-            return -1;
-        if ((*p = saved) == '\0')
-            return 0;
-    }
+    rc = mkdirat(parent, slash + 1, DIR_MODE);
+    if (rc == 0 && can_sync)
+        rc = fsync(parent);
+    err = errno;
+    close(parent);
+    errno = err;
+    return rc == -1 && err != EEXIST ? -1 : 0;
 }
 
 int
@@ -221,7 +208,14 @@ confine_open_dir(const struct roots *r, const char *path, int is_durable)
     int fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
 
     if (fd == -1 && errno == ENOENT) {
-        if (mkdir_parents(r, path, is_durable) == -1)
+        char dir[PATH_MAX];
+
+        if (strlen(path) >= sizeof(dir)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        snprintf(dir, sizeof(dir), "%s", path);
+        if (make_dir(r, dir, is_durable) == -1)
             return -1;
         fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
     }
