@@ -4,7 +4,8 @@
 # PSNR against ffmpeg's own select=eq(n\,K) on an H.264 mp4 with B-frames
 # and GOP 50, a VP9 webm, an H.264 mkv and MPEG-4 with B-frames in AVI
 # (packets without pts); keyframe mode delivers the last keyframe at or
-# before each position.
+# before each position.  A last target too damaged to decode is stood in
+# for by the frame after it.
 . "$(dirname "$0")/lib.sh"
 need "$WORKER"
 
@@ -81,4 +82,24 @@ done
 check "no .tmp file left" no_tmp_files "$T"
 check "daemon alive" daemon_alive
 stop_daemon
+
+# The decoder is drained once the last target's packets are in (nothing
+# after it is decoded).  When that frame is too damaged to come out, the
+# frame after the gap stands in for it, as for the other targets.
+say "a last target too damaged to decode"
+cp "$T/gop50.mp4" "$T/damaged.mp4"
+last=$(positions "$(count_frames "$T/gop50.mp4")" 5 | tail -n 1)
+read -r pos size < <(ffprobe -v error -select_streams v:0 \
+    -show_entries packet=pts,pos,size -of compact=p=0:nk=0 "$T/gop50.mp4" |
+    sed 's/|/ /g' | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=")
+        v[kv[1]] = kv[2] } print v["pts"], v["pos"], v["size"] }' |
+    sort -n | awk -v n="$last" 'NR == n + 1 { print $2, $3 }')
+head -c "$size" /dev/zero | tr '\0' '\377' |
+    dd of="$T/damaged.mp4" bs=1 seek="$pos" conv=notrunc status=none
+out=$("$WORKER" --extract "$T/damaged.mp4" "$T/out.damaged" --verbose 2>&1)
+expect_eq "all five frames delivered" \
+    "$(grep -c '^index=' <<< "$out")" 5
+got=$(sed -n 's/^index=4 frame=\([0-9]*\) .*/\1/p' <<< "$out")
+check "the last one is the frame after target $last (got ${got:-none})" \
+    test "${got:-0}" -gt "$last"
 finish
