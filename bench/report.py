@@ -325,8 +325,9 @@ if rows:
 dur = ratio(fps("tiny", "fs"), fps("tiny", "fs-nosync"))
 if dur is not None:
     nosync_iso = ratio(fps("tiny", "inproc"), fps("tiny", "fs-nosync"))
-    w(f"What durable output costs on tiny (6 fsyncs per 5-frame job: each "
-      f"frame before its rename, then the directory): frameshieldd with "
+    w(f"What durable output costs on tiny (7 fsyncs per 5-frame job: each "
+      f"frame before its rename, then the directory, then its parent, the "
+      f"directory being new): frameshieldd with "
       f"`--sync-output no` does {f3(fps('tiny', 'fs-nosync')[0])} files/s, "
       f"{(1 / dur - 1) * 100:.0f} % more than with it "
       f"({f3(fps('tiny', 'fs')[0])}); its time over the in-process loop's "
