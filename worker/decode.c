@@ -963,6 +963,7 @@ reset_position(struct job *j)
     j->has_key = 0;
     j->pkt_pos = -1;
     j->is_demux_eof = 0;
+    j->is_drain_due = 0; /* counted again over the new run */
     j->is_run_start = 1;
     j->has_anchor = 0;
     j->run_key_dts = AV_NOPTS_VALUE;
@@ -1201,7 +1202,6 @@ static int
 reach_undrained(struct job *j, const struct target *t)
 {
     j->drain_at = AV_NOPTS_VALUE;
-    j->is_drain_due = 0;
     reset_position(j);
     return reach(j, t);
 }
