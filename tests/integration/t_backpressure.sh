@@ -47,8 +47,12 @@ check "daemon descriptors stayed bounded: peak $max_fds (< 96)" \
     test "$max_fds" -lt 96
 check "daemon memory stayed flat: peak RSS $max_rss KiB (< 32 MiB)" \
     test "$max_rss" -lt 32768
-check "the WAL stayed short: peak $((max_wal / 1024)) KiB (< 16 MiB)" \
-    test "$max_wal" -lt $((16 << 20))
+# It grows in steps of one checkpoint interval (1000 pages, about 5 MiB)
+# each time a start-over is missed, which a loaded machine makes more
+# likely: 5.7, 10.3, 15.5 and 20.3 MiB peaks seen.  Unbounded, it was
+# hundreds of MiB within seconds.
+check "the WAL stayed short: peak $((max_wal / 1024)) KiB (< 32 MiB)" \
+    test "$max_wal" -lt $((32 << 20))
 check "no .tmp file left" no_tmp_files "$T/out"
 stop_daemon
 
