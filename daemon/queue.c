@@ -279,15 +279,18 @@ queue_set_batching(struct queue *q, int is_on)
 static int
 commit_batch(struct queue *q)
 {
-    char why[256] = "the transaction was rolled back";
+    const char *why = "the transaction was rolled back";
+    char msg[256];
     sqlite3_stmt *s;
 
     /* SQLite rolls back by itself on some errors (SQLITE_FULL). */
     if (sqlite3_get_autocommit(q->db) == 0 && (s = stmt(q, S_COMMIT)) != NULL) {
         int rc = sqlite3_step(s);
 
-        if (rc != SQLITE_DONE)
-            snprintf(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
+        if (rc != SQLITE_DONE) {
+            snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(q->db));
+            why = msg;
+        }
         sqlite3_reset(s);
         if (rc == SQLITE_DONE) {
             if (q->failing_since_ms != 0)
