@@ -44,6 +44,7 @@ DAEMON_SRCS = \
 	daemon/pool.c \
 	daemon/queue.c \
 	daemon/spawner.c \
+	daemon/syncgroup.c \
 	daemon/watch.c
 
 CTL_SRCS = \

@@ -23,7 +23,9 @@
 #   inproc[-kf]   frameshield-worker --extract-list, one process per slot
 #   fs[-kf]       frameshieldd (accurate / keyframe jobs)
 #   fs-nosandbox  frameshieldd --sandbox no
-#   fs-nosync     frameshieldd --sync-output no (frames not fsync'ed)
+#   fs-fsync      frameshieldd --sync-output fsync (each file fsync'ed,
+#                 no syncfs shared between jobs)
+#   fs-nosync     frameshieldd --sync-output no (frames not synced)
 #   fs-clean      frameshieldd --worker tests/faults/faulty-worker
 #                 --no-crash-retry -v on the tiny corpus
 #   fs-crashy     the same on the crashy corpus (10% SIGSEGV)
@@ -84,7 +86,7 @@ awk -F'\t' 'NR == FNR { n = split($1, a, "/"); faulty[a[n]] = $1; next }
 methods_of() {
     case $1 in
     mixed) echo "seed ffmpeg thumb inproc inproc-kf fs fs-kf fs-nosandbox" ;;
-    tiny) echo "seed ffmpeg thumb inproc fs fs-nosandbox fs-nosync" ;;
+    tiny) echo "seed ffmpeg thumb inproc fs fs-nosandbox fs-fsync fs-nosync" ;;
     long) echo "seed ffmpeg thumb inproc inproc-kf fs fs-kf" ;;
     crashy) echo "fs-clean fs-crashy" ;;
     esac
@@ -157,6 +159,7 @@ daemon_flags() {
     case $1 in
     fs | fs-kf) echo "" ;;
     fs-nosandbox) echo "--sandbox no" ;;
+    fs-fsync) echo "--sync-output fsync" ;;
     fs-nosync) echo "--sync-output no" ;;
     fs-clean | fs-crashy)
         echo "--worker $REPO/tests/faults/faulty-worker --no-crash-retry -v" ;;
@@ -385,20 +388,23 @@ chmod +x "$T/fake-good"
 mkdir -p "$T/noop-out"
 # Three 8 s windows per variant, alternating (each its own daemon start):
 # one window swung between 4,200 and 5,200 transitions/s across benches.
-# The second variant leaves the frames unsynced: the queue and the IPC
-# alone (the two fsyncs per job are the disk's share, measured apart).
-# sync(1) first: the three 1M-row databases just made (and the window
-# before) are still being written back, and the daemon's fsyncs queued
-# behind that (a first window at 2,700 transitions/s, the next at 4,000).
+# default makes the frames durable as the daemon does by default (a
+# syncfs shared by the jobs that end together, here); fsync fsyncs each
+# frame and the directory; nosync leaves them unsynced: the queue and the
+# IPC alone.  sync(1) first: the three 1M-row databases just made (and
+# the window before) are still being written back, and the daemon's
+# syncs queued behind that (a first window at 2,700 transitions/s, the
+# next at 4,000).
 for i in 1 2 3; do
-    for v in fsync nosync; do
+    for v in default fsync nosync; do
         sync
         flags=()
+        [ "$v" = fsync ] && flags=(--sync-output fsync)
         [ "$v" = nosync ] && flags=(--sync-output no)
         start_daemon "$T/queue/pending.db" "$T/keep/noop.$v.$i.log" \
             --workers "$SLOTS" --worker "$T/fake-good" "${flags[@]}"
         mem=()
-        [ "$v.$i" = fsync.1 ] && mem=(--mem "$T/queue/rate.mem")
+        [ "$v.$i" = default.1 ] && mem=(--mem "$T/queue/rate.mem")
         "$PY" bench/measure.py rate "$T/queue/pending.db" "$DAEMON_PID" 2 8 \
             "${mem[@]}" > "$T/queue/rate.$v.$i"
         stop_daemon

@@ -59,8 +59,9 @@ static const struct setting settings[] = {
      "seconds running jobs get to finish on SIGTERM"},
     {"crash_retry", "--crash-retry", K_BOOL, OFF(is_crash_retryable), 0, 1,
      "retry jobs whose worker crashed (yes|no)"},
-    {"sync_output", "--sync-output", K_BOOL, OFF(is_output_synced), 0, 1,
-     "fsync frames and their directory before DONE (yes|no)"},
+    {"sync_output", "--sync-output", K_BOOL, OFF(sync_output), 0, 1,
+     "frames on disk before DONE (yes|fsync|no; fsync: one per file, "
+     "never a shared syncfs)"},
     {"max_frame_bytes", "--max-frame-bytes", K_INT, OFF(max_frame_bytes),
      1024, 256 << 20, "largest JPEG a worker may send"},
     {"log_level", "--log-level", K_INT, OFF(log_level), 0, 7,
@@ -107,7 +108,7 @@ config_defaults(struct config *c)
     c->retry_delay_s = 10;
     c->grace_s = 30;
     c->is_crash_retryable = 1;
-    c->is_output_synced = 1;
+    c->sync_output = SYNC_OUTPUT_YES;
     c->max_frame_bytes = PROTO_FRAME_MAX_DEFAULT;
     c->log_level = LOG_P_INFO;
     c->max_input_mb = 16384;
@@ -182,6 +183,11 @@ config_set(struct config *c, const char *key, const char *value, char *err,
         strcmp(value, "no") && strcmp(value, "debug")) {
         snprintf(err, errlen, "sandbox: expected yes, no or debug");
         return -1;
+    }
+    /* A yes/no setting with a third value. */
+    if (!strcmp(key, "sync_output") && !strcmp(value, "fsync")) {
+        c->sync_output = SYNC_OUTPUT_FSYNC;
+        return 0;
     }
     for (size_t i = 0; i < NSETTINGS; i++)
         if (!strcmp(settings[i].key, key))

@@ -9,6 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * sync_output: yes makes frames durable through a syncfs shared by the
+ * jobs that end together where that is safe (syncgroup.h) and by fsyncs
+ * elsewhere; fsync always fsyncs each file and directory; no does
+ * neither.
+ */
+enum { SYNC_OUTPUT_NO, SYNC_OUTPUT_YES, SYNC_OUTPUT_FSYNC };
+
 struct config {
     char db_path[PATH_MAX];
     char worker_path[PATH_MAX];
@@ -26,7 +34,7 @@ struct config {
     int retry_delay_s;
     int grace_s;
     int is_crash_retryable;
-    int is_output_synced;  /* fsync frames and directory before DONE */
+    int sync_output;       /* SYNC_OUTPUT_*: frames durable before DONE */
     uint32_t max_frame_bytes;
     int log_level;
 };

@@ -20,6 +20,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "output.h"
+
 #define DIR_MODE 0750
 
 int
@@ -161,19 +163,22 @@ open_parent(const struct roots *r, const char *dir, int is_for_sync)
  * Makes directory dir (a writable copy: it is cut and restored), its
  * missing parents first.  It starts at the bottom: a job's directory
  * usually lies in one that exists, and then costs one open and one
- * mkdirat, where walking down from / cost two calls per level.  With
- * is_durable, each new directory's parent is fsync'ed once it holds the
- * new entry: the job directory's own fsync makes its frames' names
- * durable, not its name in its parent, and without a journal that
+ * mkdirat, where walking down from / cost two calls per level.  Unless
+ * *sync is DIR_SYNC_NONE, each new directory's parent is fsync'ed once it
+ * holds the new entry: the job directory's own fsync makes its frames'
+ * names durable, not its name in its parent, and without a journal that
  * commits everything before it (ext4 without one, ext2, vfat) a power
- * cut could take a DONE job's whole directory away.
+ * cut could take a DONE job's whole directory away.  The first parent
+ * that exists settles DIR_SYNC_UNLESS_SYNCFS for the ones made in it:
+ * they lie on its file system.
  */
 static int
-make_dir(const struct roots *r, char *dir, int is_durable)
+make_dir(const struct roots *r, char *dir, enum dir_sync *sync)
 {
     char *slash = strrchr(dir, '/');
     const char *rel;
-    int parent, rc, err;
+    int parent, rc, err, can_sync;
+    dev_t dev;
 
     /* A root itself, or above one: exists already, or is not ours. */
     if (slash == NULL || (r->n > 0 && (find_root(r, dir, &rel) == -1 ||
@@ -182,10 +187,12 @@ make_dir(const struct roots *r, char *dir, int is_durable)
     *slash = '\0';
     /* fsync needs more than O_PATH; a parent we may only search
      * (mode 0711) still takes a new directory, unsynced. */
-    int can_sync = is_durable;
+    can_sync = *sync != DIR_SYNC_NONE;
     parent = open_parent(r, dir, can_sync);
-    if (parent == -1 && errno == ENOENT && make_dir(r, dir, is_durable) == 0)
+    if (parent == -1 && errno == ENOENT && make_dir(r, dir, sync) == 0) {
+        can_sync = *sync != DIR_SYNC_NONE;
         parent = open_parent(r, dir, can_sync);
+    }
     if (parent == -1 && errno == EACCES && can_sync) {
         can_sync = 0;
         parent = open_parent(r, dir, 0);
@@ -193,8 +200,11 @@ make_dir(const struct roots *r, char *dir, int is_durable)
     *slash = '/';
     if (parent == -1)
         return -1;
+    if (*sync == DIR_SYNC_UNLESS_SYNCFS)
+        *sync = output_fs_syncs_all(parent, &dev) ? DIR_SYNC_NONE
+                                                  : DIR_SYNC_FSYNC;
     rc = mkdirat(parent, slash + 1, DIR_MODE);
-    if (rc == 0 && can_sync)
+    if (rc == 0 && can_sync && *sync == DIR_SYNC_FSYNC)
         rc = fsync(parent);
     err = errno;
     close(parent);
@@ -203,7 +213,7 @@ make_dir(const struct roots *r, char *dir, int is_durable)
 }
 
 int
-confine_open_dir(const struct roots *r, const char *path, int is_durable)
+confine_open_dir(const struct roots *r, const char *path, enum dir_sync sync)
 {
     int fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
 
@@ -215,7 +225,7 @@ confine_open_dir(const struct roots *r, const char *path, int is_durable)
             return -1;
         }
         snprintf(dir, sizeof(dir), "%s", path);
-        if (make_dir(r, dir, is_durable) == -1)
+        if (make_dir(r, dir, &sync) == -1)
             return -1;
         fd = confine_open(r, path, O_RDONLY | O_DIRECTORY);
     }

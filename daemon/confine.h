@@ -36,11 +36,21 @@ int confine_open(const struct roots *, const char *path, int flags);
  */
 int confine_names_root(const struct roots *, const char *path);
 
+/* What confine_open_dir does to make the directories it creates durable. */
+enum dir_sync {
+    DIR_SYNC_NONE,
+    DIR_SYNC_FSYNC, /* each new name is fsync'ed into its parent */
+    /* The same, unless one syncfs of their file system will cover them
+     * (output_fs_syncs_all), which the caller then makes. */
+    DIR_SYNC_UNLESS_SYNCFS,
+};
+
 /*
  * Opens output directory path, creating missing components (mode 0750)
- * beneath the roots; with is_durable, each created one's name is fsync'ed
- * into its parent.  Returns a directory fd or -1 with errno set.
+ * beneath the roots, durable as sync says.  Returns a directory fd or -1
+ * with errno set.
  */
-int confine_open_dir(const struct roots *, const char *path, int is_durable);
+int confine_open_dir(const struct roots *, const char *path,
+                     enum dir_sync sync);
 
 #endif

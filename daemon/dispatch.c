@@ -18,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "persist.h"
+#include "syncgroup.h"
 
 /* An fs event burst (one INSERT touches -wal several times) -> one claim. */
 #define KICK_DEBOUNCE_MS 10
@@ -348,9 +349,11 @@ start_job(struct slot *s, struct slot_job *sj)
         err = EINVAL;
     else if (!confine_names_root(&d.output_roots, sj->job.output_dir))
         err = EXDEV;
-    else if ((sj->persist = persist_new(d.loop, &d.output_roots,
-                                        sj->job.output_dir,
-                                        d.cfg->is_output_synced)) == NULL)
+    else if ((sj->persist = persist_new(
+                  d.loop, &d.output_roots, sj->job.output_dir,
+                  d.cfg->sync_output != SYNC_OUTPUT_NO,
+                  d.cfg->sync_output == SYNC_OUTPUT_YES &&
+                      syncgroup_is_wanted())) == NULL)
         err = errno;
     if (err != 0) {
         snprintf(why, sizeof(why), "output_dir %s: %s", sj->job.output_dir,
@@ -715,6 +718,7 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     uv_timer_init(loop, &d.kick_timer);
     uv_timer_init(loop, &d.wake_timer);
     uv_timer_init(loop, &d.retry_timer);
+    syncgroup_init(loop);
     queue_set_batching(q, 1);
     uv_prepare_init(loop, &d.flush);
     uv_prepare_start(&d.flush, on_loop_turn_end);
@@ -760,4 +764,5 @@ dispatch_free(void)
     /* Only now: frames still syncing at dispatch_fini open beneath them. */
     confine_fini(&d.input_roots);
     confine_fini(&d.output_roots);
+    syncgroup_fini();
 }

@@ -21,6 +21,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "queue.h"
+#include "syncgroup.h"
 #include "zygote.h"
 #include "watch.h"
 
@@ -291,6 +292,11 @@ main(int argc, char **argv)
     if (strcmp(m.cfg.sandbox, "yes") != 0)
         log_warn("worker sandbox is %s: decoders run unconfined",
                  m.cfg.sandbox);
+    log_info("output durability: %s",
+             m.cfg.sync_output == SYNC_OUTPUT_YES ? syncgroup_describe()
+             : m.cfg.sync_output == SYNC_OUTPUT_FSYNC
+                 ? "fsync per file and directory (sync_output = fsync)"
+                 : "none (sync_output = no)");
     pool_start(&m.pool);
     uv_run(m.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(m.loop) != 0)

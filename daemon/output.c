@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 static int
@@ -88,4 +90,25 @@ int
 output_sync_dir(int dirfd)
 {
     return fsync(dirfd);
+}
+
+int
+output_fs_syncs_all(int fd, dev_t *dev)
+{
+    struct statfs sfs;
+    struct stat st;
+
+    if (fstatfs(fd, &sfs) == -1 || fstat(fd, &st) == -1)
+        return 0;
+    *dev = st.st_dev;
+    switch ((unsigned long)sfs.f_type) {
+    case 0xEF53:     /* ext2, ext3, ext4 */
+    case 0x58465342: /* xfs */
+    case 0x9123683E: /* btrfs */
+    case 0xF2F52010: /* f2fs */
+    case 0x01021994: /* tmpfs: nothing to write */
+        return 1;
+    default:
+        return 0;
+    }
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* frame_<index>.jpg on its way, under a temporary name of its own. */
 struct output_file {
@@ -39,5 +40,15 @@ void output_discard(int dirfd, struct output_file *);
 
 /* fsyncs the directory so the renames survive a crash.  0 or -1. */
 int output_sync_dir(int dirfd);
+
+/*
+ * Whether one syncfs(2) of fd's file system makes its files and names at
+ * least as durable as an fsync of each would, and if so its device in
+ * *dev.  True of local block file systems that write back everything
+ * dirty and then flush (ext2/3/4, xfs, btrfs, f2fs) and of tmpfs; not of
+ * FUSE or SMB, where syncfs may not reach the server, nor of anything
+ * unknown.
+ */
+int output_fs_syncs_all(int fd, dev_t *dev);
 
 #endif

@@ -18,11 +18,18 @@
  * The output directory is opened (and made) by the first item, off the
  * loop: mkdir can take a millisecond of inode-table scanning.  A job that
  * sends no frame never touches it.
+ *
+ * Grouped (syncgroup.h), an item only writes its files; the group's
+ * syncfs makes them durable, the item renames them from the group's
+ * thread, and the next syncfs makes the names durable.  The job's next
+ * item waits for all of that, so that every item ends durable and no
+ * directory fsync is left for the end.
  */
 #include "persist.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +37,7 @@
 
 #include "log.h"
 #include "output.h"
+#include "syncgroup.h"
 
 /* Held frames that make an item go out before the job ends. */
 #define PERSIST_BATCH_BYTES (4u << 20)
@@ -41,13 +49,15 @@ struct frame {
     struct frame *next;
     uint32_t index;
     size_t len;
+    struct output_file file; /* once written */
     uint8_t data[];
 };
 
 struct persist {
     uv_loop_t *loop;
     const struct roots *roots;
-    int is_synced;        /* fsync each frame, and the directory at the end */
+    int is_durable;       /* frames on disk before the job ends */
+    int may_group;        /* through the syncgroup, if the fs allows it */
     /* Loop side. */
     struct frame *queued; /* arrived since the last item went out */
     struct frame **queued_tail;
@@ -63,6 +73,8 @@ struct persist {
     struct frame *batch;
     int batch_syncs;      /* fsync the directory after the batch */
     int dirfd;            /* -1 until the first batch opens it */
+    int is_grouped;       /* set with dirfd: durable through the group */
+    struct sg_item sg;
     int err;              /* the first errno, and what failed */
     char what[48];        /* "output_dir", "fsync", "write frame_3.jpg in" */
     char why[PATH_MAX + 64]; /* made on the loop: strerror is not MT-safe */
@@ -71,7 +83,7 @@ struct persist {
 
 struct persist *
 persist_new(uv_loop_t *loop, const struct roots *roots, const char *path,
-            int is_synced)
+            int is_durable, int may_group)
 {
     struct persist *p;
 
@@ -83,7 +95,8 @@ persist_new(uv_loop_t *loop, const struct roots *roots, const char *path,
         return NULL;
     p->loop = loop;
     p->roots = roots;
-    p->is_synced = is_synced;
+    p->is_durable = is_durable;
+    p->may_group = is_durable && may_group;
     p->queued_tail = &p->queued;
     p->dirfd = -1;
     snprintf(p->path, sizeof(p->path), "%s", path);
@@ -103,12 +116,19 @@ set_error(struct persist *p, int err, const char *what)
 static int
 open_dir(struct persist *p)
 {
+    enum dir_sync sync = !p->is_durable ? DIR_SYNC_NONE
+                         : p->may_group ? DIR_SYNC_UNLESS_SYNCFS
+                                        : DIR_SYNC_FSYNC;
+
     if (p->dirfd != -1)
         return 0;
-    if ((p->dirfd = confine_open_dir(p->roots, p->path, p->is_synced)) != -1)
-        return 0;
-    set_error(p, errno, "output_dir");
-    return -1;
+    if ((p->dirfd = confine_open_dir(p->roots, p->path, sync)) == -1) {
+        set_error(p, errno, "output_dir");
+        return -1;
+    }
+    p->sg.fd = p->dirfd;
+    p->is_grouped = p->may_group && output_fs_syncs_all(p->dirfd, &p->sg.dev);
+    return 0;
 }
 
 /* Files written, then synced, then renamed together (see output.h). */
@@ -125,32 +145,55 @@ set_frame_error(struct persist *p, uint32_t index)
     set_error(p, err, what);
 }
 
-/* Writes up to WRITE_GROUP frames from *next on; advances *next. */
+/* Removes the files of frames from f on, after a failure. */
+static void
+discard_from(struct persist *p, struct frame *f, struct frame *end)
+{
+    for (; f != end; f = f->next)
+        output_discard(p->dirfd, &f->file);
+}
+
+/*
+ * Renames the written frames from f to end (exclusive) into place,
+ * stopping at the first failure, whose files are removed.
+ */
+static void
+publish_frames(struct persist *p, struct frame *f, struct frame *end)
+{
+    for (; f != end && p->err == 0; f = f->next)
+        if (output_publish(p->dirfd, &f->file) == -1) {
+            set_frame_error(p, f->index);
+            break;
+        }
+    if (f != end)
+        discard_from(p, f, end);
+}
+
+/*
+ * Writes up to WRITE_GROUP frames from *next on, and unless grouped
+ * fsyncs and renames them; advances *next.
+ */
 static void
 write_group(struct persist *p, struct frame **next)
 {
-    struct output_file files[WRITE_GROUP];
-    struct frame *f = *next;
+    struct frame *first = *next, *f = first, *g;
+    int is_fsynced = p->is_durable && !p->is_grouped;
     int n = 0;
 
     for (; f != NULL && n < WRITE_GROUP; f = f->next, n++)
-        if (output_create(p->dirfd, f->index, f->data, f->len, &files[n]) ==
+        if (output_create(p->dirfd, f->index, f->data, f->len, &f->file) ==
             -1) {
             set_frame_error(p, f->index);
             break;
         }
     *next = f;
-    for (int i = 0; i < n && p->err == 0; i++)
-        if (output_sync(&files[i], p->is_synced) == -1)
-            set_frame_error(p, files[i].index);
-    /* After a failure the group's files are removed, not published. */
-    for (int i = 0; i < n; i++) {
-        if (p->err == 0 && output_publish(p->dirfd, &files[i]) == 0)
-            continue;
-        if (p->err == 0)
-            set_frame_error(p, files[i].index);
-        output_discard(p->dirfd, &files[i]);
-    }
+    for (g = first; g != f && p->err == 0; g = g->next)
+        if (output_sync(&g->file, is_fsynced) == -1)
+            set_frame_error(p, g->index);
+    if (p->err != 0)
+        discard_from(p, first, f);
+    else if (!p->is_grouped)
+        publish_frames(p, first, f);
 }
 
 static void
@@ -163,7 +206,8 @@ batch_work(uv_work_t *req)
         return;
     for (struct frame *f = p->batch; f != NULL && p->err == 0;)
         write_group(p, &f);
-    if (p->batch_syncs && p->err == 0 && output_sync_dir(p->dirfd) == -1)
+    if (p->batch_syncs && !p->is_grouped && p->err == 0 &&
+        output_sync_dir(p->dirfd) == -1)
         set_error(p, errno, "fsync");
 }
 
@@ -197,12 +241,10 @@ complete(struct persist *p)
 
 static void pump(struct persist *);
 
+/* The item is over, durable or failed: the next one, or the end. */
 static void
-batch_after(uv_work_t *req, int status)
+item_over(struct persist *p)
 {
-    struct persist *p = req->data;
-
-    (void)status;
     free_frames(p->batch);
     p->batch = NULL;
     p->is_busy = 0;
@@ -212,14 +254,57 @@ batch_after(uv_work_t *req, int status)
         pump(p);
 }
 
+/* In the group's thread: the batch's data is durable, or err says not. */
+static int
+group_publish(struct sg_item *it, int err)
+{
+    struct persist *p = (struct persist *)((char *)it -
+                                           offsetof(struct persist, sg));
+
+    if (err != 0) {
+        set_error(p, err, "sync");
+        discard_from(p, p->batch, NULL);
+    } else {
+        publish_frames(p, p->batch, NULL);
+    }
+    return p->err;
+}
+
+static void
+group_done(struct sg_item *it)
+{
+    struct persist *p = (struct persist *)((char *)it -
+                                           offsetof(struct persist, sg));
+
+    if (it->err != 0)
+        set_error(p, it->err, "sync");
+    item_over(p);
+}
+
+static void
+batch_after(uv_work_t *req, int status)
+{
+    struct persist *p = req->data;
+
+    (void)status;
+    if (p->is_grouped && p->batch != NULL && p->err == 0) {
+        p->sg.publish = group_publish;
+        p->sg.done = group_done;
+        syncgroup_add(&p->sg); /* the item stays busy until group_done */
+        return;
+    }
+    item_over(p);
+}
+
 /* Sends out the next item, or completes when there is nothing left. */
 static void
 pump(struct persist *p)
 {
     if (p->is_busy)
         return;
+    /* A grouped item ends durable: no directory fsync is left over. */
     if (p->queued == NULL && p->is_finishing &&
-        (!p->want_sync || p->dirfd == -1 || p->err != 0)) {
+        (!p->want_sync || p->dirfd == -1 || p->err != 0 || p->is_grouped)) {
         complete(p);
         return;
     }
@@ -272,7 +357,7 @@ persist_finish(struct persist *p, int do_sync, persist_done_cb done,
                void *arg)
 {
     p->is_finishing = 1;
-    p->want_sync = do_sync && p->is_synced;
+    p->want_sync = do_sync && p->is_durable;
     p->done = done;
     p->arg = arg;
     pump(p);

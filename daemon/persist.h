@@ -1,8 +1,8 @@
 /*
  * A job's frames made durable off the event loop: the JPEGs are written
- * (tmp, fsync, rename) in libuv's threadpool in the order they arrive, the
- * directory is made if need be and fsynced once at the end, and the owner
- * is told when all of it is on disk.  frameshieldd.
+ * (tmp, fsync or a shared syncfs, rename) in libuv's threadpool in the
+ * order they arrive, the directory is made if need be and made durable,
+ * and the owner is told when all of it is on disk.  frameshieldd.
  */
 #ifndef FS_PERSIST_H
 #define FS_PERSIST_H
@@ -23,11 +23,15 @@ typedef void (*persist_done_cb)(void *arg, int err, const char *why);
 
 /*
  * Frames for directory path, opened (and made) beneath roots when the
- * first one is written; roots must outlive the persist.  NULL with errno
- * set when out of memory or path is too long.
+ * first one is written; roots must outlive the persist.  is_durable: on
+ * disk before done is called; may_group: through one syncfs shared with
+ * other jobs (syncgroup.h) where the file system allows it, else by an
+ * fsync of each file and of the directory.  NULL with errno set when out
+ * of memory or path is too long.
  */
 struct persist *persist_new(uv_loop_t *, const struct roots *roots,
-                            const char *path, int is_synced);
+                            const char *path, int is_durable,
+                            int may_group);
 
 /* Queues a copy of one frame.  Failures are reported through done. */
 void persist_frame(struct persist *, uint32_t index, const uint8_t *jpeg,

@@ -45,6 +45,10 @@ rel_out=$(enqueue "$T/clip.mp4" "relative/out")
 : >"$T/a_file"
 file_out=$(enqueue "$T/clip.mp4" "$T/a_file" max_attempts 1)
 under_file_out=$(enqueue "$T/clip.mp4" "$T/a_file/sub" max_attempts 1)
+# a frame's name taken by a directory: its rename fails (EISDIR), in
+# whichever way the frames are made durable (a shared syncfs or fsyncs)
+mkdir -p "$T/out.taken/frame_2.jpg" "$T/out.taken_fsync/frame_2.jpg"
+taken=$(enqueue "$T/clip.mp4" "$T/out.taken" max_attempts 1)
 
 while IFS='|' read -r name input want; do
     id=${ids[$name]}
@@ -75,6 +79,13 @@ expect_eq "output_dir under a file" \
     "$(q "SELECT status, last_error FROM jobs WHERE id=$under_file_out")" \
     "FAILED|output_dir $T/a_file/sub: Not a directory"
 
+check "frame name taken by a directory: terminal" wait_terminal "$taken" 15
+expect_eq "frame name taken by a directory" \
+    "$(q "SELECT status, last_error FROM jobs WHERE id=$taken")" \
+    "FAILED|write frame_2.jpg in $T/out.taken: Is a directory"
+expect_eq "frame name taken: the frames before it are in place" \
+    "$(ls "$T/out.taken" | tr '\n' ' ')" "frame_0.jpg frame_1.jpg frame_2.jpg "
+
 say "a faststart mp4 cut at 60%: the frames that exist, or a clear failure"
 id=${ids[trunc_faststart]}
 if wait_terminal "$id" 15; then
@@ -103,5 +114,15 @@ check "pool full" wait_workers "$DAEMON_PID" 2 10
 id=$(enqueue "$T/clip.mp4" "$T/out.good")
 check_sql "a good job afterwards ends DONE" \
     "SELECT status, frames_written FROM jobs WHERE id=$id" "DONE|5" 15
+stop_daemon
+
+start_daemon --worker "$WORKER" --workers 1 --sync-output fsync
+taken=$(enqueue "$T/clip.mp4" "$T/out.taken_fsync" max_attempts 1)
+check "--sync-output fsync: frame name taken: terminal" \
+    wait_terminal "$taken" 15
+expect_eq "--sync-output fsync: frame name taken by a directory" \
+    "$(q "SELECT status, last_error FROM jobs WHERE id=$taken")" \
+    "FAILED|write frame_2.jpg in $T/out.taken_fsync: Is a directory"
+check "--sync-output fsync: no .tmp file left" no_tmp_files "$T"
 stop_daemon
 finish

@@ -1,0 +1,281 @@
+/*
+ * Group commit of frame files (see syncgroup.h).  Cycles run one at a
+ * time in libuv's threadpool; items are only ever touched by the loop,
+ * or by the cycle that holds them.
+ */
+#define _GNU_SOURCE
+#include "syncgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Dirty and writeback memory above which jobs fsync their own files. */
+#define SYNCGROUP_DIRTY_MAX (64ull << 20)
+/* How long one reading of the dirty counts stands. */
+#define DIRTY_READ_MS 100
+/* Files the counts are read from: /proc/meminfo, else one per node. */
+#define MEMINFO_MAX 64
+/* File systems synced apart in one cycle before the rest go one by one. */
+#define DEVS_MAX 16
+
+static struct {
+    uv_loop_t *loop;
+    uv_work_t req;
+    int is_running;
+    struct sg_item *waiting; /* added since the running cycle began */
+    struct sg_item *cycle;   /* the running cycle's */
+    int meminfo[MEMINFO_MAX];
+    int nmeminfo;
+    int is_kernel_ok;
+    int is_wanted;
+    uint64_t read_ms; /* uv_now of the last reading; 0 = never */
+    char why_not[96];
+} sg;
+
+/*
+ * syncfs reports writeback errors of the whole file system only since
+ * Linux 5.8 (per-superblock errseq); before, an inode that failed to
+ * write back could go unreported, where its own fsync would have failed.
+ */
+static int
+is_kernel_ok(void)
+{
+    struct utsname u;
+    int major = 0, minor = 0;
+
+    if (uname(&u) == -1 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        return 0;
+    return major > 5 || (major == 5 && minor >= 8);
+}
+
+/*
+ * /proc/meminfo, or, where it is hidden (systemd's ProcSubset=pid, as in
+ * frameshield.service), the per-node files under /sys, which say the same
+ * per NUMA node.
+ */
+static void
+open_meminfo(void)
+{
+    char path[64];
+
+    sg.nmeminfo = 0;
+    if ((sg.meminfo[0] = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)) != -1) {
+        sg.nmeminfo = 1;
+        return;
+    }
+    for (int i = 0; i < MEMINFO_MAX; i++) {
+        int fd;
+
+        snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
+                 i);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+            if (errno == ENOENT && sg.nmeminfo > 0)
+                break;
+            continue;
+        }
+        sg.meminfo[sg.nmeminfo++] = fd;
+    }
+}
+
+/*
+ * The kB of the "Dirty:" and "Writeback:" lines of one meminfo text
+ * ("Dirty:  820 kB" in /proc, "Node 0 Dirty:  820 kB" per node).
+ */
+static uint64_t
+dirty_kib(char *text)
+{
+    uint64_t kib = 0;
+    char *save = NULL;
+
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *colon = strchr(line, ':'), *name;
+
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        name = strrchr(line, ' ');
+        name = name == NULL ? line : name + 1;
+        if (!strcmp(name, "Dirty") || !strcmp(name, "Writeback"))
+            kib += strtoull(colon + 1, NULL, 10);
+    }
+    return kib;
+}
+
+/* Dirty plus writeback bytes of the machine, or -1 when unreadable. */
+static int64_t
+dirty_bytes(void)
+{
+    char buf[8192];
+    uint64_t kib = 0;
+
+    if (sg.nmeminfo == 0)
+        return -1;
+    for (int i = 0; i < sg.nmeminfo; i++) {
+        ssize_t n = pread(sg.meminfo[i], buf, sizeof(buf) - 1, 0);
+
+        if (n <= 0)
+            return -1;
+        buf[n] = '\0';
+        kib += dirty_kib(buf);
+    }
+    return (int64_t)(kib << 10);
+}
+
+void
+syncgroup_init(uv_loop_t *loop)
+{
+    memset(&sg, 0, sizeof(sg));
+    sg.loop = loop;
+    sg.is_kernel_ok = is_kernel_ok();
+    open_meminfo();
+    if (!sg.is_kernel_ok)
+        snprintf(sg.why_not, sizeof(sg.why_not),
+                 "kernel before 5.8: syncfs may miss write errors");
+    else if (dirty_bytes() < 0)
+        snprintf(sg.why_not, sizeof(sg.why_not),
+                 "dirty memory unreadable (/proc/meminfo, /sys nodes)");
+}
+
+void
+syncgroup_fini(void)
+{
+    for (int i = 0; i < sg.nmeminfo; i++)
+        close(sg.meminfo[i]);
+    sg.nmeminfo = 0;
+}
+
+const char *
+syncgroup_describe(void)
+{
+    static char line[160];
+
+    if (sg.why_not[0] != '\0')
+        snprintf(line, sizeof(line), "fsync per file and directory (%s)",
+                 sg.why_not);
+    else
+        snprintf(line, sizeof(line),
+                 "syncfs per group of jobs (fsync per file on file systems "
+                 "other than ext2/3/4, xfs, btrfs, f2fs, tmpfs, or with "
+                 "more than %llu MiB dirty)", SYNCGROUP_DIRTY_MAX >> 20);
+    return line;
+}
+
+int
+syncgroup_is_wanted(void)
+{
+    uint64_t now = uv_now(sg.loop);
+
+    if (sg.why_not[0] != '\0')
+        return 0;
+    if (sg.read_ms == 0 || now - sg.read_ms >= DIRTY_READ_MS) {
+        int64_t dirty = dirty_bytes();
+        int was = sg.read_ms == 0 ? 1 : sg.is_wanted;
+
+        sg.read_ms = now ? now : 1;
+        sg.is_wanted = dirty >= 0 && (uint64_t)dirty <= SYNCGROUP_DIRTY_MAX;
+        /* Said when it changes, and at the first reading if not grouped. */
+        if (!sg.is_wanted && was)
+            log_info("output: %lld MiB dirty: jobs fsync their own files",
+                     (long long)(dirty >> 20));
+        else if (sg.is_wanted && !was)
+            log_info("output: %lld MiB dirty: jobs grouped under syncfs "
+                     "again", (long long)(dirty >> 20));
+    }
+    return sg.is_wanted;
+}
+
+/* One syncfs per file system of the cycle; each item gets its fs's err. */
+static void
+sync_devices(struct sg_item *list)
+{
+    dev_t devs[DEVS_MAX];
+    int errs[DEVS_MAX], ndevs = 0;
+
+    for (struct sg_item *it = list; it != NULL; it = it->next) {
+        int i;
+
+        for (i = 0; i < ndevs && devs[i] != it->dev; i++)
+            ;
+        if (i < ndevs) {
+            it->err = errs[i];
+            continue;
+        }
+        it->err = syncfs(it->fd) == -1 ? errno : 0;
+        if (ndevs < DEVS_MAX) {
+            devs[ndevs] = it->dev;
+            errs[ndevs++] = it->err;
+        }
+    }
+}
+
+static void
+cycle_work(uv_work_t *req)
+{
+    (void)req;
+    sync_devices(sg.cycle);
+    for (struct sg_item *it = sg.cycle; it != NULL; it = it->next)
+        if (!it->is_published) {
+            int err = it->publish(it, it->err);
+
+            if (it->err == 0)
+                it->err = err;
+        }
+}
+
+static void start_cycle(void);
+
+static void
+cycle_after(uv_work_t *req, int status)
+{
+    struct sg_item *it = sg.cycle, *next;
+
+    (void)req;
+    (void)status;
+    sg.cycle = NULL;
+    sg.is_running = 0;
+    for (; it != NULL; it = next) {
+        next = it->next;
+        if (it->err != 0 || it->is_published) {
+            it->done(it);
+        } else {
+            /* Published now: the next cycle's syncfs makes the names
+             * durable. */
+            it->is_published = 1;
+            it->next = sg.waiting;
+            sg.waiting = it;
+        }
+    }
+    start_cycle();
+}
+
+static void
+start_cycle(void)
+{
+    if (sg.is_running || sg.waiting == NULL)
+        return;
+    sg.cycle = sg.waiting;
+    sg.waiting = NULL;
+    sg.is_running = 1;
+    if (uv_queue_work(sg.loop, &sg.req, cycle_work, cycle_after) != 0) {
+        cycle_work(&sg.req);
+        cycle_after(&sg.req, 0);
+    }
+}
+
+void
+syncgroup_add(struct sg_item *it)
+{
+    it->is_published = 0;
+    it->err = 0;
+    it->next = sg.waiting;
+    sg.waiting = it;
+    start_cycle();
+}
