@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -206,6 +207,25 @@ worker_args(void)
     return argv;
 }
 
+/*
+ * Every ended job whose frames are still being made durable holds its
+ * output directory open, up to SYNC_AHEAD per worker (dispatch.c): past
+ * the usual soft limit of 1024 with some twenty workers.  The hard limit
+ * is the administrator's; the soft one is ours to raise, and nothing
+ * here uses select().  Workers set their own (sandbox.c).
+ */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+        log_debug("cannot raise the descriptor limit: %s", strerror(errno));
+}
+
 static void
 setup(void)
 {
@@ -220,6 +240,7 @@ setup(void)
     char err[512];
     int n;
 
+    raise_nofile();
     lock_db(m.cfg.db_path);
     if ((m.q = queue_open(m.cfg.db_path, err, sizeof(err))) == NULL)
         fatalx("queue %s: %s", m.cfg.db_path, err);
