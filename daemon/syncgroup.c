@@ -76,9 +76,68 @@ is_kernel_ok(void)
 }
 
 /*
+ * The kB of the "Dirty:" and "Writeback:" lines of one meminfo text
+ * ("Dirty:  820 kB" in /proc, "Node 0 Dirty:  820 kB" per node), or -1
+ * without a Dirty line.
+ */
+static int64_t
+dirty_kib(char *text)
+{
+    int64_t kib = 0;
+    int has_dirty = 0;
+    char *save = NULL;
+
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *colon = strchr(line, ':'), *name;
+
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        name = strrchr(line, ' ');
+        name = name == NULL ? line : name + 1;
+        has_dirty |= !strcmp(name, "Dirty");
+        if (!strcmp(name, "Dirty") || !strcmp(name, "Writeback"))
+            kib += (int64_t)strtoull(colon + 1, NULL, 10);
+    }
+    return has_dirty ? kib : -1;
+}
+
+/* The Dirty plus Writeback kB of one open meminfo file, or -1. */
+static int64_t
+read_dirty_kib(int fd)
+{
+    char buf[8192];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return dirty_kib(buf);
+}
+
+/* Dirty plus writeback bytes of the machine, or -1 when unreadable. */
+static int64_t
+dirty_bytes(void)
+{
+    int64_t kib = 0;
+
+    if (sg.nmeminfo == 0)
+        return -1;
+    for (int i = 0; i < sg.nmeminfo; i++) {
+        int64_t k = read_dirty_kib(sg.meminfo[i]);
+
+        if (k < 0)
+            return -1;
+        kib += k;
+    }
+    return kib * 1024;
+}
+
+/*
  * /proc/meminfo, or, where it is hidden (systemd's ProcSubset=pid, as in
- * frameshield.service), the per-node files under /sys, which say the same
- * per NUMA node.
+ * frameshield.service) or says no Dirty (a container's stand-in), the
+ * per-node files under /sys, which say the same per NUMA node.
  */
 static void
 open_meminfo(void)
@@ -87,8 +146,11 @@ open_meminfo(void)
 
     sg.nmeminfo = 0;
     if ((sg.meminfo[0] = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)) != -1) {
-        sg.nmeminfo = 1;
-        return;
+        if (read_dirty_kib(sg.meminfo[0]) >= 0) {
+            sg.nmeminfo = 1;
+            return;
+        }
+        close(sg.meminfo[0]);
     }
     for (int i = 0; i < MEMINFO_MAX; i++) {
         int fd;
@@ -102,51 +164,6 @@ open_meminfo(void)
         }
         sg.meminfo[sg.nmeminfo++] = fd;
     }
-}
-
-/*
- * The kB of the "Dirty:" and "Writeback:" lines of one meminfo text
- * ("Dirty:  820 kB" in /proc, "Node 0 Dirty:  820 kB" per node).
- */
-static uint64_t
-dirty_kib(char *text)
-{
-    uint64_t kib = 0;
-    char *save = NULL;
-
-    for (char *line = strtok_r(text, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *colon = strchr(line, ':'), *name;
-
-        if (colon == NULL)
-            continue;
-        *colon = '\0';
-        name = strrchr(line, ' ');
-        name = name == NULL ? line : name + 1;
-        if (!strcmp(name, "Dirty") || !strcmp(name, "Writeback"))
-            kib += strtoull(colon + 1, NULL, 10);
-    }
-    return kib;
-}
-
-/* Dirty plus writeback bytes of the machine, or -1 when unreadable. */
-static int64_t
-dirty_bytes(void)
-{
-    char buf[8192];
-    uint64_t kib = 0;
-
-    if (sg.nmeminfo == 0)
-        return -1;
-    for (int i = 0; i < sg.nmeminfo; i++) {
-        ssize_t n = pread(sg.meminfo[i], buf, sizeof(buf) - 1, 0);
-
-        if (n <= 0)
-            return -1;
-        buf[n] = '\0';
-        kib += dirty_kib(buf);
-    }
-    return (int64_t)(kib << 10);
 }
 
 void
@@ -259,7 +276,6 @@ cycle_work(uv_work_t *req)
         }
 }
 
-
 static void
 cycle_after(uv_work_t *req, int status)
 {
@@ -308,7 +324,8 @@ start_cycle(void)
         return;
     }
     sg.started_ms = now;
-    uv_timer_stop(&sg.timer);
+    if (!sg.is_closing)
+        uv_timer_stop(&sg.timer);
     sg.nwaiting = 0;
     sg.cycle = sg.waiting;
     sg.waiting = NULL;
