@@ -60,7 +60,7 @@ WORKER_SRCS = \
 	worker/sandbox.c
 
 UNIT_TESTS = test_proto test_outcome test_plan test_range test_config \
-	test_queue
+	test_queue test_syncgroup
 
 obj = $(patsubst %.c,build/%.o,$(1))
 
@@ -116,6 +116,8 @@ TEST_DEPS_test_range = worker/range.c
 TEST_DEPS_test_config = daemon/config.c common/log.c
 TEST_DEPS_test_queue = daemon/queue.c common/log.c build/schema.h
 TEST_LIBS_test_queue = -lsqlite3
+TEST_DEPS_test_syncgroup = daemon/syncgroup.c daemon/output.c common/log.c
+TEST_LIBS_test_syncgroup = -luv
 
 .SECONDEXPANSION:
 build/tests/test_%: tests/unit/test_%.c $$(TEST_DEPS_test_$$*) tests/unit/check.h

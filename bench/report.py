@@ -328,11 +328,12 @@ if rows:
 # dirty memory above the limit (syncgroup.c).
 durability = {}
 fallbacks = 0
-daemon_logs = sorted(glob.glob(os.path.join(T, "keep", "*.fs*.log")) +
-                     glob.glob(os.path.join(T, "keep", "noop.*.log")))
+# (noop.fsync.N.log matches both patterns: a set.)
+daemon_logs = sorted(set(glob.glob(os.path.join(T, "keep", "*.fs*.log")) +
+                         glob.glob(os.path.join(T, "keep", "noop.*.log"))))
 for log in daemon_logs:
     text = read(log)
-    m_ = re.search(r"output durability: ([^(\n]*)", text)
+    m_ = re.search(r"output durability: (.*)", text)
     if m_:
         durability[m_.group(1).strip()] = durability.get(
             m_.group(1).strip(), 0) + 1

@@ -315,6 +315,8 @@ start_cycle(void)
 
     if (sg.is_running || sg.waiting == NULL)
         return;
+    /* The loop's time is that of its turn's start: a cycle may end later. */
+    uv_update_time(sg.loop);
     now = uv_now(sg.loop);
     if (!sg.is_closing && sg.nwaiting < CYCLE_FULL_ITEMS &&
         now - sg.started_ms < CYCLE_MIN_MS) {
