@@ -57,6 +57,7 @@ static struct {
     uv_timer_t timer;    /* the next cycle's start, CYCLE_MIN_MS after */
     uint64_t started_ms; /* the last cycle's */
     int is_closing;      /* the loop ends: cycles start at once */
+    int (*is_busy)(void);
 } sg;
 
 /*
@@ -167,10 +168,11 @@ open_meminfo(void)
 }
 
 void
-syncgroup_init(uv_loop_t *loop)
+syncgroup_init(uv_loop_t *loop, int (*is_busy)(void))
 {
     memset(&sg, 0, sizeof(sg));
     sg.loop = loop;
+    sg.is_busy = is_busy;
     uv_timer_init(loop, &sg.timer);
     sg.is_kernel_ok = is_kernel_ok();
     open_meminfo();
@@ -318,8 +320,9 @@ start_cycle(void)
     /* The loop's time is that of its turn's start: a cycle may end later. */
     uv_update_time(sg.loop);
     now = uv_now(sg.loop);
+    /* Nothing else on its way (the last job of a batch): no waiting. */
     if (!sg.is_closing && sg.nwaiting < CYCLE_FULL_ITEMS &&
-        now - sg.started_ms < CYCLE_MIN_MS) {
+        now - sg.started_ms < CYCLE_MIN_MS && sg.is_busy()) {
         if (!uv_is_active((uv_handle_t *)&sg.timer))
             uv_timer_start(&sg.timer, on_cycle_timer,
                            CYCLE_MIN_MS - (now - sg.started_ms), 0);

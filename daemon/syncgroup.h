@@ -8,10 +8,10 @@
  * It takes two cycles: the first cycle's syncfs makes its data durable,
  * and then (still in that cycle's thread) the item publishes its names;
  * the second cycle's syncfs makes the names durable, and only then is the
- * item done.  A cycle starts once the last one ended and at least 10 ms
- * after the last one started, with every item added meanwhile: one
- * syncfs per cycle serves both the items whose data it commits and those
- * whose names it commits.
+ * item done.  A cycle starts once the last one ended and, while more
+ * items are on their way, at least 10 ms after the last one started, with
+ * every item added meanwhile: one syncfs per cycle serves both the items
+ * whose data it commits and those whose names it commits.
  */
 #ifndef FS_SYNCGROUP_H
 #define FS_SYNCGROUP_H
@@ -35,7 +35,11 @@ struct sg_item {
     void (*done)(struct sg_item *);
 };
 
-void syncgroup_init(uv_loop_t *);
+/*
+ * is_busy says whether more items are on their way (a worker is busy):
+ * cycles are spaced only then, to gather them.
+ */
+void syncgroup_init(uv_loop_t *, int (*is_busy)(void));
 /* The loop's last turns: no more waiting between cycles; frees the timer. */
 void syncgroup_close(void);
 /* After the loop has ended. */
