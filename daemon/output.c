@@ -33,14 +33,18 @@ output_create(int dirfd, uint32_t index, const uint8_t *data, size_t len,
               struct output_file *f)
 {
     static unsigned serial; /* shared by the threadpool's threads */
+    static int pid;         /* glibc no longer caches getpid: a call a frame */
 
     /*
      * A name of its own per write: two jobs given one output_dir (or a
      * job and a stale file) must not rename each other's halves.
      */
+    if (__atomic_load_n(&pid, __ATOMIC_RELAXED) == 0)
+        __atomic_store_n(&pid, (int)getpid(), __ATOMIC_RELAXED);
     f->index = index;
     snprintf(f->tmp, sizeof(f->tmp), "frame_%u.jpg.%d.%u.tmp", index,
-             (int)getpid(), __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
+             __atomic_load_n(&pid, __ATOMIC_RELAXED),
+             __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
     f->fd = openat(dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
                    O_NOFOLLOW, 0644);
     if (f->fd == -1)
