@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,9 +70,31 @@ static struct {
     unsigned relooks; /* on_kick's looks so far after one fs event */
     int persisting; /* ended attempts whose frames are still syncing */
     int is_claim_waiting; /* claims stopped for the disk (is_disk_behind) */
+    int max_persisting;   /* SYNC_AHEAD per slot, or what descriptors allow */
     struct dispatch_stats stats;
     struct roots input_roots, output_roots;
 } d;
+
+/*
+ * Each ended job whose frames are being made durable holds its output
+ * directory open: SYNC_AHEAD per slot, unless the descriptor limit (main.c
+ * raises the soft one to the hard one) leaves less.  Kept back: 64 for
+ * the queue, the watch, the roots and the like, and 4 per slot (channel,
+ * stderr, pidfd, an input on its way).
+ */
+static int
+max_persisting(int slots)
+{
+    struct rlimit rl;
+    long room;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+        return SYNC_AHEAD * slots;
+    room = (long)rl.rlim_cur - 64 - 4L * slots;
+    if (room < slots)
+        room = slots;
+    return room < SYNC_AHEAD * slots ? (int)room : SYNC_AHEAD * slots;
+}
 
 void
 dispatch_get_stats(struct dispatch_stats *out)
@@ -92,7 +115,7 @@ is_pool_busy(void)
 static int
 is_disk_behind(void)
 {
-    return d.persisting >= SYNC_AHEAD * d.pool->set.size ||
+    return d.persisting >= d.max_persisting ||
            persist_held_bytes() >= SYNC_AHEAD_BYTES;
 }
 
@@ -720,6 +743,7 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     d.retry_due_ms = -1;
     d.retry_ms = QUEUE_RETRY_MIN_MS;
     d.recorded.tail = &d.recorded.head;
+    d.max_persisting = max_persisting(p->set.size);
     d.unrecorded.tail = &d.unrecorded.head;
     if (confine_init(&d.input_roots, cfg->input_roots, err, sizeof(err)) ==
             -1 ||

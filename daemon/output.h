@@ -45,9 +45,9 @@ int output_sync_dir(int dirfd);
  * Whether one syncfs(2) of fd's file system makes its files and names at
  * least as durable as an fsync of each would, and if so its device in
  * *dev.  True of local block file systems that write back everything
- * dirty and then flush (ext2/3/4, xfs, btrfs, f2fs) and of tmpfs; not of
- * FUSE or SMB, where syncfs may not reach the server, nor of anything
- * unknown.
+ * dirty and then flush (ext3/4, xfs, btrfs, f2fs) and of tmpfs; not of
+ * ext2, whose syncfs leaves the disk's cache unflushed, of FUSE or SMB,
+ * where syncfs may not reach the server, nor of anything unknown.
  */
 int output_fs_syncs_all(int fd, dev_t *dev);
 

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "syncgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,7 +21,8 @@
 #define SYNCGROUP_DIRTY_MAX (64ull << 20)
 /* How long one reading of the dirty counts stands. */
 #define DIRTY_READ_MS 100
-/* Files the counts are read from: /proc/meminfo, else one per node. */
+/* Files the counts are read from: /proc/meminfo, else one per node (a
+ * machine with more nodes gets no grouping). */
 #define MEMINFO_MAX 64
 /*
  * Cycles start at least this far apart.  Back to back, a cycle served a
@@ -36,10 +38,27 @@
  * at 5,000/s spend two cycles, 20 ms or more, in flight).
  */
 #define CYCLE_FULL_ITEMS 32
-/* File systems synced apart in one cycle before the rest go one by one. */
+/* File systems with a descriptor of the group's own; others use their
+ * items' own descriptors. */
 #define DEVS_MAX 16
 
+/*
+ * syncfs reports a writeback error once per open file, for errors since
+ * that file was opened (or last reported): synced through whichever job's
+ * directory came first, an error reported to one descriptor would be
+ * missed by a later one, and reported again to an older one.  So each
+ * file system is synced through one descriptor of the group's own, kept
+ * while jobs on it are in flight: every error is reported once, to the
+ * cycle that ran into it.
+ */
+struct dev_fd {
+    dev_t dev;
+    int fd;
+    int err; /* the running cycle's syncfs */
+};
+
 static void start_cycle(void);
+static void close_devs(void);
 
 static struct {
     uv_loop_t *loop;
@@ -58,6 +77,9 @@ static struct {
     uint64_t started_ms; /* the last cycle's */
     int is_closing;      /* the loop ends: cycles start at once */
     int (*is_busy)(void);
+    /* Changed on the loop only while no cycle runs; read by cycles. */
+    struct dev_fd devs[DEVS_MAX];
+    int ndevs;
 } sg;
 
 /*
@@ -135,6 +157,14 @@ dirty_bytes(void)
     return kib * 1024;
 }
 
+static void
+close_meminfo(void)
+{
+    for (int i = 0; i < sg.nmeminfo; i++)
+        close(sg.meminfo[i]);
+    sg.nmeminfo = 0;
+}
+
 /*
  * /proc/meminfo, or, where it is hidden (systemd's ProcSubset=pid, as in
  * frameshield.service) or says no Dirty (a container's stand-in), the
@@ -153,18 +183,29 @@ open_meminfo(void)
         }
         close(sg.meminfo[0]);
     }
-    for (int i = 0; i < MEMINFO_MAX; i++) {
-        int fd;
+    /* Every node the kernel lists (numbers may have gaps); one that
+     * cannot be read makes the whole count unreadable. */
+    DIR *dir = opendir("/sys/devices/system/node");
+    struct dirent *e;
 
-        snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
-                 i);
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-            if (errno == ENOENT && sg.nmeminfo > 0)
-                break;
+    if (dir == NULL)
+        return;
+    while ((e = readdir(dir)) != NULL) {
+        int fd, node;
+        char end;
+
+        if (sscanf(e->d_name, "node%d%c", &node, &end) != 1)
             continue;
+        snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
+                 node);
+        if (sg.nmeminfo == MEMINFO_MAX ||
+            (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+            close_meminfo();
+            break;
         }
         sg.meminfo[sg.nmeminfo++] = fd;
     }
+    closedir(dir);
 }
 
 void
@@ -195,9 +236,8 @@ syncgroup_close(void)
 void
 syncgroup_fini(void)
 {
-    for (int i = 0; i < sg.nmeminfo; i++)
-        close(sg.meminfo[i]);
-    sg.nmeminfo = 0;
+    close_meminfo();
+    close_devs();
 }
 
 const char *
@@ -211,7 +251,7 @@ syncgroup_describe(void)
     else
         snprintf(line, sizeof(line),
                  "syncfs per group of jobs (fsync per file on file systems "
-                 "other than ext2/3/4, xfs, btrfs, f2fs, tmpfs, or with "
+                 "other than ext3/4, xfs, btrfs, f2fs, tmpfs, or with "
                  "more than %llu MiB dirty)", SYNCGROUP_DIRTY_MAX >> 20);
     return line;
 }
@@ -230,7 +270,10 @@ syncgroup_is_wanted(void)
         sg.read_ms = now ? now : 1;
         sg.is_wanted = dirty >= 0 && (uint64_t)dirty <= SYNCGROUP_DIRTY_MAX;
         /* Said when it changes, and at the first reading if not grouped. */
-        if (!sg.is_wanted && was)
+        if (!sg.is_wanted && was && dirty < 0)
+            log_warn("output: dirty memory unreadable: jobs fsync their "
+                     "own files");
+        else if (!sg.is_wanted && was)
             log_info("output: %lld MiB dirty: jobs fsync their own files",
                      (long long)(dirty >> 20));
         else if (sg.is_wanted && !was)
@@ -240,27 +283,80 @@ syncgroup_is_wanted(void)
     return sg.is_wanted;
 }
 
+/* The group's descriptor entry for dev, or NULL. */
+static struct dev_fd *
+dev_of(dev_t dev)
+{
+    for (int i = 0; i < sg.ndevs; i++)
+        if (sg.devs[i].dev == dev)
+            return &sg.devs[i];
+    return NULL;
+}
+
+/* On the loop, before a cycle: a descriptor for each new file system. */
+static void
+open_devs(struct sg_item *list)
+{
+    for (struct sg_item *it = list; it != NULL; it = it->next) {
+        int fd;
+
+        if (dev_of(it->dev) != NULL || sg.ndevs == DEVS_MAX ||
+            (fd = fcntl(it->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+            continue;
+        sg.devs[sg.ndevs++] = (struct dev_fd){it->dev, fd, 0};
+    }
+}
+
+/* Nothing in flight: the descriptors go (a later burst opens anew). */
+static void
+close_devs(void)
+{
+    for (int i = 0; i < sg.ndevs; i++)
+        close(sg.devs[i].fd);
+    sg.ndevs = 0;
+}
+
 /* One syncfs per file system of the cycle; each item gets its fs's err. */
 static void
 sync_devices(struct sg_item *list)
 {
-    dev_t devs[DEVS_MAX];
-    int errs[DEVS_MAX], ndevs = 0;
-
+    for (int i = 0; i < sg.ndevs; i++)
+        sg.devs[i].err = -1; /* not synced yet */
     for (struct sg_item *it = list; it != NULL; it = it->next) {
-        int i;
+        struct dev_fd *d = dev_of(it->dev);
 
-        for (i = 0; i < ndevs && devs[i] != it->dev; i++)
-            ;
-        if (i < ndevs) {
-            it->err = errs[i];
+        if (d == NULL) { /* past DEVS_MAX: its own descriptor */
+            it->err = syncfs(it->fd) == -1 ? errno : 0;
             continue;
         }
-        it->err = syncfs(it->fd) == -1 ? errno : 0;
-        if (ndevs < DEVS_MAX) {
-            devs[ndevs] = it->dev;
-            errs[ndevs++] = it->err;
+        if (d->err == -1)
+            d->err = syncfs(d->fd) == -1 ? errno : 0;
+        it->err = d->err;
+    }
+}
+
+/*
+ * After a cycle whose syncfs failed on dev: items waiting for their data
+ * to be synced may have had it in that failed writeback, and the error
+ * is reported once only.  They fail too, their files removed.
+ */
+static void
+fail_waiting_on(dev_t dev, int err)
+{
+    struct sg_item **link = &sg.waiting;
+
+    while (*link != NULL) {
+        struct sg_item *it = *link;
+
+        if (it->dev != dev || it->is_published) {
+            link = &it->next;
+            continue;
         }
+        *link = it->next;
+        sg.nwaiting--;
+        it->err = err;
+        (void)it->publish(it, err);
+        it->done(it);
     }
 }
 
@@ -287,6 +383,9 @@ cycle_after(uv_work_t *req, int status)
     (void)status;
     sg.cycle = NULL;
     sg.is_running = 0;
+    for (int i = 0; i < sg.ndevs; i++)
+        if (sg.devs[i].err > 0)
+            fail_waiting_on(sg.devs[i].dev, sg.devs[i].err);
     for (; it != NULL; it = next) {
         next = it->next;
         if (it->err != 0 || it->is_published) {
@@ -300,6 +399,8 @@ cycle_after(uv_work_t *req, int status)
             sg.nwaiting++;
         }
     }
+    if (sg.waiting == NULL)
+        close_devs();
     start_cycle();
 }
 
@@ -335,6 +436,7 @@ start_cycle(void)
     sg.cycle = sg.waiting;
     sg.waiting = NULL;
     sg.is_running = 1;
+    open_devs(sg.cycle);
     if (uv_queue_work(sg.loop, &sg.req, cycle_work, cycle_after) != 0) {
         cycle_work(&sg.req);
         cycle_after(&sg.req, 0);

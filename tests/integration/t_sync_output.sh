@@ -88,10 +88,19 @@ syncfs_after_mkdir() {
         "$T/strace.$1"
 }
 
+# is_fallen_back: the daemon just traced sent its job to fsyncs, as it
+# must when another process dirtied more than 64 MiB since our sync; the
+# grouped order cannot be checked that time.
+is_fallen_back() {
+    grep -q 'jobs fsync their own files' "$DAEMON_LOG" &&
+        say "skipped: the machine held more than 64 MiB dirty during the job"
+}
+
 # The grouped path needs a machine with little dirty memory.
 sync
 
 trace_one_job grouped "$T/out.grouped"
+if ! is_fallen_back; then
 expect_eq "default: no fsync" "$FSYNCS" 0
 check "default: $SYNCFS syncfs calls (>= 2)" test "$SYNCFS" -ge 2
 read -r c r e a w <<< "$(group_order grouped)"
@@ -108,12 +117,15 @@ check "default: frames complete" is_jpeg "$T/out.grouped/frame_4.jpg"
 grep -q 'output durability: syncfs per group' "$DAEMON_LOG" &&
     ok "default: the log says the output is grouped" ||
     fail "default: the log says the output is grouped"
+fi
 
 trace_one_job nested "$T/nest/a/b"
+if ! is_fallen_back; then
 expect_eq "default: three directories made, no fsync" \
     "$(made_unsynced nested) $FSYNCS" "3 3 0"
 check "default: a syncfs after the last mkdir" \
     test "$(syncfs_after_mkdir nested)" -ge 1
+fi
 check "default: the frames of the nested job are there" \
     is_jpeg "$T/nest/a/b/frame_4.jpg"
 
@@ -132,10 +144,15 @@ expect_eq "--sync-output fsync: three directories made, each parent fsync'ed aft
 # 128 MiB written and not synced: the kernel holds them dirty for 30 s
 # (dirty_expire_centisecs), below its background threshold here.  A
 # syncfs now would write them too: the job fsyncs its own files instead.
-dd if=/dev/zero of="$T/dirty" bs=1M count=128 status=none
+# tmpfs pages are never dirty: the file goes on a disk-backed file system.
+dirty_dir=$T
+[ "$(stat -f -c %T "$dirty_dir")" = tmpfs ] && dirty_dir=$REPO/build
+dd if=/dev/zero of="$dirty_dir/dirty.$$" bs=1M count=128 status=none
 dirty=$(awk '/^(Dirty|Writeback):/ { s += $2 } END { print int(s / 1024) }' \
     /proc/meminfo)
-if [ "$dirty" -gt 64 ]; then
+if [ "$(stat -f -c %T "$dirty_dir")" = tmpfs ]; then
+    say "skipped: $T and $REPO/build are both on tmpfs, nothing can be dirty"
+elif [ "$dirty" -gt 64 ]; then
     trace_one_job dirty "$T/out.dirty"
     expect_eq "$dirty MiB dirty: renames / of files not fsync'ed / directory fsyncs after" \
         "$(sync_order dirty)" "5 0 1"
@@ -148,7 +165,7 @@ if [ "$dirty" -gt 64 ]; then
 else
     fail "128 MiB written, but only $dirty MiB dirty: the test cannot tell"
 fi
-rm -f "$T/dirty" # unlinked, its dirty pages are dropped, never written
+rm -f "$dirty_dir/dirty.$$" # unlinked: its dirty pages are dropped
 
 trace_one_job unsynced "$T/out.unsynced" --sync-output no
 expect_eq "--sync-output no: no fsync, no syncfs" "$FSYNCS $SYNCFS" "0 0"

@@ -29,7 +29,7 @@ struct item {
     int dirfd;
     char tmp[32], name[32];
     int publishes, publish_err, dones;
-    uint64_t published_ms, done_ms;
+    uint64_t done_ms;
     int was_in_place; /* the final name existed when done ran */
 };
 
@@ -45,6 +45,17 @@ busy(void)
 static struct item items[ITEMS + 2];
 static int dones;
 
+/*
+ * The clock the group spaces its cycles by: libuv's loop time, which may
+ * be a coarse clock a millisecond behind uv_hrtime.
+ */
+static uint64_t
+loop_ms(void)
+{
+    uv_update_time(loop);
+    return uv_now(loop);
+}
+
 static struct item *
 of(struct sg_item *it)
 {
@@ -59,7 +70,6 @@ publish(struct sg_item *it, int err)
 
     i->publishes++;
     i->publish_err = err;
-    i->published_ms = uv_hrtime() / 1000000;
     if (err != 0) {
         unlinkat(i->dirfd, i->tmp, 0);
         return 0;
@@ -74,7 +84,7 @@ done(struct sg_item *it)
     struct stat st;
 
     i->dones++;
-    i->done_ms = uv_hrtime() / 1000000;
+    i->done_ms = loop_ms();
     i->was_in_place = fstatat(i->dirfd, i->name, &st, 0) == 0;
     dones++;
 }
@@ -143,7 +153,7 @@ main(void)
 
     /* Few items: their names' syncfs is another cycle's, which starts
      * 10 ms after the first did at least. */
-    added_ms = uv_hrtime() / 1000000;
+    added_ms = loop_ms();
     syncgroup_add(&items[0].sg);
     syncgroup_add(&items[ITEMS].sg);
     syncgroup_add(&items[1].sg);
@@ -167,7 +177,6 @@ main(void)
                i->publishes, i->dones);
         CHECKF(i->publish_err == 0 && i->sg.err == 0, "item %d", n);
         CHECKF(i->was_in_place, "item %d not in place when done", n);
-        CHECKF(i->done_ms >= i->published_ms, "item %d done first", n);
         CHECKF(faccessat(dirfd, i->tmp, F_OK, 0) == -1, "item %d tmp", n);
     }
     CHECK(items[ITEMS].publishes == 1 && items[ITEMS].dones == 1);
@@ -180,7 +189,7 @@ main(void)
     is_busy = 0;
     make_item(&items[0], dirfd, 0);
     make_item(&items[1], dirfd, 1);
-    added_ms = uv_hrtime() / 1000000;
+    added_ms = loop_ms();
     syncgroup_add(&items[0].sg);
     syncgroup_add(&items[1].sg);
     uv_run(loop, UV_RUN_DEFAULT);
