@@ -25,7 +25,8 @@
  * machine with more nodes gets no grouping). */
 #define MEMINFO_MAX 64
 /*
- * Cycles start at least this far apart.  Back to back, a cycle served a
+ * While a worker is busy (more items are coming), cycles start at least
+ * this far apart.  Back to back, a cycle served a
  * job or two on the tiny corpus; each syncfs is a cache flush and a round
  * of small writes.  10 ms: 9-13 % more tiny files/s (three paired runs;
  * 5 and 20 ms did as well, 40 ms less), and a job's durability waits at
