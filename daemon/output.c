@@ -35,17 +35,19 @@ output_create(int dirfd, uint32_t index, const uint8_t *data, size_t len,
               struct output_file *f)
 {
     static unsigned serial; /* shared by the threadpool's threads */
-    static int pid;         /* glibc no longer caches getpid: a call a frame */
+    static int cached_pid;  /* glibc no longer caches getpid: a call a frame */
+    int pid = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
 
     /*
      * A name of its own per write: two jobs given one output_dir (or a
      * job and a stale file) must not rename each other's halves.
      */
-    if (__atomic_load_n(&pid, __ATOMIC_RELAXED) == 0)
-        __atomic_store_n(&pid, (int)getpid(), __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = (int)getpid();
+        __atomic_store_n(&cached_pid, pid, __ATOMIC_RELAXED);
+    }
     f->index = index;
-    snprintf(f->tmp, sizeof(f->tmp), "frame_%u.jpg.%d.%u.tmp", index,
-             __atomic_load_n(&pid, __ATOMIC_RELAXED),
+    snprintf(f->tmp, sizeof(f->tmp), "frame_%u.jpg.%d.%u.tmp", index, pid,
              __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
     f->fd = openat(dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
                    O_NOFOLLOW, 0644);

@@ -254,12 +254,18 @@ item_over(struct persist *p)
         pump(p);
 }
 
+/* The persist a group item is part of. */
+static struct persist *
+persist_of(struct sg_item *it)
+{
+    return (struct persist *)((char *)it - offsetof(struct persist, sg));
+}
+
 /* In the group's thread: the batch's data is durable, or err says not. */
 static int
 group_publish(struct sg_item *it, int err)
 {
-    struct persist *p = (struct persist *)((char *)it -
-                                           offsetof(struct persist, sg));
+    struct persist *p = persist_of(it);
 
     if (err != 0) {
         set_error(p, err, "sync");
@@ -273,8 +279,7 @@ group_publish(struct sg_item *it, int err)
 static void
 group_done(struct sg_item *it)
 {
-    struct persist *p = (struct persist *)((char *)it -
-                                           offsetof(struct persist, sg));
+    struct persist *p = persist_of(it);
 
     if (it->err != 0)
         set_error(p, it->err, "sync");

@@ -70,7 +70,6 @@ static struct {
     struct sg_item *cycle;   /* the running cycle's */
     int meminfo[MEMINFO_MAX];
     int nmeminfo;
-    int is_kernel_ok;
     int is_wanted;
     uint64_t read_ms; /* uv_now of the last reading; 0 = never */
     char why_not[96];
@@ -216,9 +215,8 @@ syncgroup_init(uv_loop_t *loop, int (*is_busy)(void))
     sg.loop = loop;
     sg.is_busy = is_busy;
     uv_timer_init(loop, &sg.timer);
-    sg.is_kernel_ok = is_kernel_ok();
     open_meminfo();
-    if (!sg.is_kernel_ok)
+    if (!is_kernel_ok())
         snprintf(sg.why_not, sizeof(sg.why_not),
                  "kernel before 5.8: syncfs may miss write errors");
     else if (dirty_bytes() < 0)
