@@ -28,6 +28,7 @@ COMMON_SRCS = \
 	common/fdpass.c \
 	common/log.c \
 	common/proto.c \
+	common/writeall.c \
 	common/zygote.c
 
 DAEMON_SRCS = \
@@ -55,11 +56,12 @@ WORKER_SRCS = \
 	worker/decode.c \
 	worker/encode.c \
 	worker/main.c \
+	worker/outbox.c \
 	worker/plan.c \
 	worker/range.c \
 	worker/sandbox.c
 
-UNIT_TESTS = test_proto test_outcome test_plan test_range test_config \
+UNIT_TESTS = test_outbox test_proto test_outcome test_plan test_range test_config \
 	test_queue test_syncgroup
 
 obj = $(patsubst %.c,build/%.o,$(1))
@@ -113,10 +115,12 @@ TEST_DEPS_test_proto = common/proto.c
 TEST_DEPS_test_outcome = daemon/outcome.c common/log.c
 TEST_DEPS_test_plan = worker/plan.c
 TEST_DEPS_test_range = worker/range.c
+TEST_DEPS_test_outbox = worker/outbox.c common/writeall.c
 TEST_DEPS_test_config = daemon/config.c common/log.c
 TEST_DEPS_test_queue = daemon/queue.c common/log.c build/schema.h
 TEST_LIBS_test_queue = -lsqlite3
-TEST_DEPS_test_syncgroup = daemon/syncgroup.c daemon/output.c common/log.c
+TEST_DEPS_test_syncgroup = daemon/syncgroup.c daemon/output.c common/log.c \
+	common/writeall.c
 TEST_LIBS_test_syncgroup = -luv
 
 .SECONDEXPANSION:

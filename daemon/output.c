@@ -14,21 +14,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
+#include "writeall.h"
 
 int
 output_create(int dirfd, uint32_t index, const uint8_t *data, size_t len,
@@ -53,7 +39,8 @@ output_create(int dirfd, uint32_t index, const uint8_t *data, size_t len,
                    O_NOFOLLOW, 0644);
     if (f->fd == -1)
         return -1;
-    if (write_all(f->fd, data, len) == 0)
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    if (writev_all(f->fd, &iov, 1) == 0)
         return 0;
     output_discard(dirfd, f);
     return -1;

@@ -30,8 +30,10 @@
 #include "encode.h"
 #include "fdpass.h"
 #include "log.h"
+#include "outbox.h"
 #include "proto.h"
 #include "sandbox.h"
+#include "writeall.h"
 #include "zygote.h"
 
 #define WORKER_FD 3
@@ -41,6 +43,7 @@
 struct worker {
     struct encoder *enc;      /* reused by every job */
     int sock;                 /* daemon mode: the supervisor */
+    struct outbox outbox;     /* daemon mode: the job's messages to it */
     uint64_t job_id;
     int quality;
     const char *outdir;       /* CLI mode: where frames go */
@@ -56,39 +59,15 @@ struct cli_opts {
     int nargs;
 };
 
-/* Writes every byte of iov, resuming after partial writes and EINTR. */
-static int
-write_all(int fd, struct iovec *iov, int iovcnt)
-{
-    while (iovcnt > 0) {
-        ssize_t n = writev(fd, iov, iovcnt);
-
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-            n -= (ssize_t)iov->iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + n;
-            iov->iov_len -= (size_t)n;
-        }
-    }
-    return 0;
-}
-
 static int
 send_buf(int sock, const void *buf, long len)
 {
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = (size_t)len};
 
-    return len < 0 ? -1 : write_all(sock, &iov, 1);
+    return len < 0 ? -1 : writev_all(sock, &iov, 1);
 }
 
-/* Frame callback of daemon mode: one MSG_FRAME per extracted frame. */
+/* Frame callback of daemon mode: one MSG_FRAME per frame, held (outbox.h). */
 static int
 send_frame(void *arg, uint32_t index, int64_t frame_number, int64_t pts_us,
            const AVFrame *frame, char *err, size_t errlen)
@@ -116,7 +95,7 @@ send_frame(void *arg, uint32_t index, int64_t frame_number, int64_t pts_us,
         return DECODE_ABORT; /* cannot happen: the buffer is exact */
     iov[0] = (struct iovec){.iov_base = head, .iov_len = (size_t)n};
     iov[1] = (struct iovec){.iov_base = (void *)jpeg, .iov_len = len};
-    if (write_all(w->sock, iov, 2) == -1) {
+    if (outbox_put(&w->outbox, iov, 2, 1) == -1) {
         log_debug("send frame: %s", strerror(errno));
         return DECODE_ABORT;
     }
@@ -147,6 +126,7 @@ run_job(struct worker *w, const struct msg_job *job, int fd)
 
     w->job_id = job->job_id;
     w->quality = job->quality;
+    outbox_start_job(&w->outbox);
     if (fd == -1) {
         rc = RESULT_PERMANENT;
         snprintf(res.error, sizeof(res.error), "job: no input descriptor");
@@ -167,8 +147,9 @@ run_job(struct worker *w, const struct msg_job *job, int fd)
               (unsigned long long)job->job_id, rc, st.frames_sent,
               st.frames_decoded, (long long)st.total_frames,
               st.is_decoder_reused ? "reused" : "new", res.error);
-    if (send_buf(w->sock, buf, proto_encode_result(buf, sizeof(buf), &res))
-        == -1) {
+    long n = proto_encode_result(buf, sizeof(buf), &res);
+    struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
+    if (n < 0 || outbox_put(&w->outbox, &iov, 1, 0) == -1) {
         log_debug("send result: %s", strerror(errno));
         return -1;
     }
@@ -302,7 +283,7 @@ write_frame(void *arg, uint32_t index, int64_t frame_number, int64_t pts_us,
         -1)
         goto fail;
     iov = (struct iovec){.iov_base = (void *)jpeg, .iov_len = len};
-    if (write_all(fd, &iov, 1) == -1) {
+    if (writev_all(fd, &iov, 1) == -1) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -568,7 +549,7 @@ run_daemon(struct worker *w, int argc, char **argv)
         return WORKER_EXIT_OK;
     if ((flags = fcntl(WORKER_FD, F_GETFL)) == -1)
         return WORKER_EXIT_USAGE;
-    /* A blocking socket keeps write_all simple; libuv may hand us a
+    /* A blocking socket keeps writev_all simple; libuv may hand us a
      * non-blocking one. */
     fcntl(WORKER_FD, F_SETFL, flags & ~O_NONBLOCK);
     if (strcmp(o.sandbox_mode, "no") != 0) {
@@ -596,6 +577,7 @@ main(int argc, char **argv)
     struct worker w = {.sock = WORKER_FD};
     int rc;
 
+    outbox_init(&w.outbox, WORKER_FD);
     /* A dead supervisor must show up as EPIPE, not kill us mid-job. */
     signal(SIGPIPE, SIG_IGN);
     /* Load and initialise every library before the sandbox goes up. */
@@ -609,5 +591,6 @@ main(int argc, char **argv)
     else
         rc = run_daemon(&w, argc, argv);
     encode_free(w.enc);
+    outbox_free(&w.outbox);
     return rc;
 }
