@@ -280,7 +280,12 @@ w("Clocks. seed: from after `import cv2` to the last join (interpreter "
   "1.1-1.7 s per run that way, 0.7-0.9 s without). Each run starts "
   "after a sync(1), so that the writeback a method without fsync leaves "
   "behind (seed, ffmpeg CLI, in-process, `--sync-output no`) is not paid "
-  "by the run that follows it.")
+  "by the run that follows it, and with its input files read into the "
+  "page cache: this VM pages out what was not touched for a minute "
+  "(DAMON), and a method that read its inputs from disk lost more of its "
+  "time to that the faster it was (on tiny, cold against warm inputs: "
+  "frameshieldd 522-529 against 561-589 files/s, ffmpeg CLI 29.1-29.8 "
+  "against 29.7-30.0).")
 w("")
 w("frame-exactness: each produced JPEG is compared with "
   "`ffmpeg -vf select=eq(n\\,K) -pix_fmt gray` of the true frame "

@@ -182,6 +182,13 @@ run_one() {
     # leave their writeback behind, for whichever run the kernel's flusher
     # lands in: each run starts with none.
     sync
+    # And with its inputs in the page cache: this VM pages out what was
+    # not touched for a minute (DAMON), so whichever method ran first
+    # after another corpus read its inputs from disk, and a fast method
+    # loses more of its time that way than a slow one (tiny, cold against
+    # warm: the daemon 522-529 against 561-589 files/s, ffmpeg CLI
+    # 29.1-29.8 against 29.7-30.0).
+    cut -f1 "$k.list" | xargs cat > /dev/null
     mkdir -p "$T/mem" "$T/keep"
     # The two methods the isolation ratio compares carry the same sampler.
     case $m in
