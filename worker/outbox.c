@@ -13,7 +13,7 @@
 static int64_t
 now_ns(void)
 {
-    struct timespec ts;
+    struct timespec ts = {0};
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -30,6 +30,7 @@ outbox_init(struct outbox *ob, int sock)
 void
 outbox_start_job(struct outbox *ob)
 {
+    /* Left over only after a failed send: never the next job's. */
     ob->len = 0;
     ob->job_start_ns = now_ns();
 }

@@ -9,7 +9,11 @@
  * is held only while its job has run under OUTBOX_HOLD_MS and the held
  * messages add up to under OUTBOX_HOLD_BYTES.  A crash loses the frames
  * of at most the job's first OUTBOX_HOLD_MS of work; anything later is
- * sent as soon as it is made, as before.
+ * sent as soon as it is made, as before.  The age is looked at when the
+ * next message comes, not on a clock: a frame made in the first 20 ms
+ * waits for the next frame or the RESULT, however long the decode takes
+ * to get there, and a crash or timeout meanwhile loses it (the attempt's
+ * frames_written counts it out; a retry makes it again).
  */
 #ifndef FS_OUTBOX_H
 #define FS_OUTBOX_H
@@ -36,9 +40,9 @@ void outbox_init(struct outbox *ob, int sock);
 void outbox_start_job(struct outbox *ob);
 
 /*
- * Queues one message (the iovecs, in order) and sends what is held when
- * may_hold is 0 or the bounds above are reached.  Returns 0, or -1 with
- * errno when the channel failed.
+ * Queues one message (the iovecs, in order; at most 4) and sends what is
+ * held when may_hold is 0 or the bounds above are reached.  Returns 0, or
+ * -1 with errno: EINVAL for too many iovecs, else the channel's error.
  */
 int outbox_put(struct outbox *ob, const struct iovec *iov, int iovcnt,
                int may_hold);
