@@ -1095,7 +1095,8 @@ note_landing(struct job *j)
  * Seeks to the keyframe at or before the target and decodes the first
  * frame after it.  Should the decoder start past the target (timestamps
  * that only estimate, a demuxer that lands between keyframes, a keyframe
- * shown after B-frames it precedes in the index), the seek is retried
+ * shown after B-frames it precedes in the index) or show nothing at all
+ * (a recovery point, not a real keyframe), the seek is retried
  * further back (one keyframe at a time where the index lists every frame),
  * at last from the start; a sloppy demuxer is aimed one GOP early from the
  * outset.  A demuxer that cannot seek at all is decoded forward instead.
@@ -1124,8 +1125,14 @@ seek_near(struct job *j, const struct target *t)
             return got;
         if (got == GOT_FRAME)
             note_landing(j);
-        /* No keyframe after the landing: only sloppy seeks do that. */
-        is_late = got == GOT_EOF ? j->is_seek_sloppy : is_past(j, t);
+        /*
+         * Nothing decoded from the landing on: a sloppy seek past the last
+         * keyframe, or a keyframe that is only a recovery point (x264's
+         * intra refresh flags one every GOP): the decoder shows nothing
+         * until the frames after it repair the picture, and the drain at
+         * the last target came first.  Either way an earlier start may.
+         */
+        is_late = got == GOT_EOF || is_past(j, t);
         if (!is_late || tries >= SEEK_RETRIES) {
             if (got == GOT_EOF)
                 return got;

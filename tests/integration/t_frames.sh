@@ -2,8 +2,9 @@
 # Frame exactness with the real daemon and worker: the files of an
 # accurate-mode job are exactly frames i * max(1, total // 5), checked by
 # PSNR against ffmpeg's own select=eq(n\,K) on an H.264 mp4 with B-frames
-# and GOP 50, a VP9 webm, an H.264 mkv and MPEG-4 with B-frames in AVI
-# (packets without pts); keyframe mode delivers the last keyframe at or
+# and GOP 50, a VP9 webm, an H.264 mkv, MPEG-4 with B-frames in AVI
+# (packets without pts) and an intra-refresh H.264 mp4 (its "keyframes"
+# are recovery points, from which nothing decodes for a while); keyframe mode delivers the last keyframe at or
 # before each position.  A last target too damaged to decode is stood in
 # for by the frame after it.
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +21,11 @@ CLIP_SRC=testsrc2=size=160x120:rate=30:duration=2 gen_clip "$T/h264.mkv" \
     -c:v libx264 -preset veryfast -g 30 -bf 3 -pix_fmt yuv420p
 CLIP_SRC=testsrc2=size=176x144:rate=25:duration=2 gen_clip "$T/mpeg4.avi" \
     -c:v mpeg4 -q:v 3 -g 12 -bf 2
+# 320x240: at 160x120 the refresh sweep is short enough that the seek to the
+# recovery point before frame 80 still shows it.
+CLIP_SRC=testsrc2=size=320x240:rate=25:duration=4 gen_clip "$T/refresh.mp4" \
+    -c:v libx264 -preset veryfast -x264-params intra-refresh=1:keyint=25 \
+    -pix_fmt yuv420p
 
 bframes=$(ffprobe -v error -select_streams v:0 -show_entries frame=pict_type \
     -of default=nw=1:nk=1 "$T/gop50.mp4" | grep -c '^B')
@@ -32,12 +38,12 @@ expect_eq "the mp4 has keyframes at 0 and 50 only" \
 start_daemon --worker "$WORKER"
 
 declare -A ids
-for c in gop50.mp4 vp9.webm h264.mkv mpeg4.avi; do
+for c in gop50.mp4 vp9.webm h264.mkv mpeg4.avi refresh.mp4; do
     ids[$c]=$(enqueue "$T/$c" "$T/out.$c" "frames, mode" "5, 'accurate'")
 done
 ids[key]=$(enqueue "$T/gop50.mp4" "$T/out.key" "frames, mode" "5, 'keyframe'")
 
-for c in gop50.mp4 vp9.webm h264.mkv mpeg4.avi key; do
+for c in gop50.mp4 vp9.webm h264.mkv mpeg4.avi refresh.mp4 key; do
     id=${ids[$c]}
     say "$c: job $id"
     if check_sql "$c: DONE, 5 frames written, first attempt" \
