@@ -69,7 +69,7 @@ obj = $(patsubst %.c,build/%.o,$(1))
 BINS = bin/frameshieldd bin/frameshield bin/frameshield-worker
 TEST_BINS = $(addprefix build/tests/,$(UNIT_TESTS)) \
 	$(addprefix build/asan/,$(UNIT_TESTS)) \
-	build/tests/libfault.so build/tests/fake_worker
+	build/tests/libfault.so build/tests/libsyncfail.so build/tests/fake_worker
 
 all: $(BINS)
 
@@ -139,6 +139,11 @@ build/tests/libfault.so: tests/faults/fault.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< \
 		$(shell pkg-config --cflags --libs libavformat libavutil) -ldl
+
+# Test-only: makes the daemon's syncfs fail on demand (t_sync_errors).
+build/tests/libsyncfail.so: tests/faults/syncfail.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 build/tests/fake_worker: tests/fakes/fake_worker.c build/libcommon.a
 	@mkdir -p $(@D)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -343,6 +344,7 @@ static void
 fail_waiting_on(dev_t dev, int err)
 {
     struct sg_item **link = &sg.waiting;
+    int failed = 0;
 
     while (*link != NULL) {
         struct sg_item *it = *link;
@@ -356,7 +358,12 @@ fail_waiting_on(dev_t dev, int err)
         it->err = err;
         (void)it->publish(it, err);
         it->done(it);
+        failed++;
     }
+    /* A disk that fails writeback: worth a line, whoever's data it was. */
+    log_err("output: syncfs on device %u:%u failed: %s; the jobs of that "
+            "cycle fail, and %d waiting for the next one with them",
+            major(dev), minor(dev), strerror(err), failed);
 }
 
 static void
