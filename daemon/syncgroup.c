@@ -361,8 +361,8 @@ fail_waiting_on(dev_t dev, int err)
         failed++;
     }
     /* A disk that fails writeback: worth a line, whoever's data it was. */
-    log_err("output: syncfs on device %u:%u failed: %s; the jobs of that "
-            "cycle fail, and %d waiting for the next one with them",
+    log_err("output: syncfs on device %u:%u failed: %s; the jobs it was "
+            "syncing fail, and %d waiting for the next one with them",
             major(dev), minor(dev), strerror(err), failed);
 }
 

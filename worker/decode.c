@@ -554,21 +554,32 @@ is_header_complete(const AVFormatContext *fmt)
  * not: it runs over every packet's NAL units for the field order and the
  * picture type (2.7 % of a 160x120 clip's instructions, callgrind), while
  * the stss box already flags the keyframes we seek by, and stts/ctts give
- * every timestamp.  Outputs stay byte-identical (mixed, long, tiny
- * corpora; open GOP, interlaced, intra refresh, edit list).  Of the
- * others, AV1's parser is header-only too but untested here, and the
- * rest may split or join packets: they keep theirs, as do probed files.
+ * every timestamp.  Without an stss box every sample counts as a
+ * keyframe, and only the parser tells the real ones: it stays.  Outputs
+ * are byte-identical (mixed, long and tiny corpora; open GOP, interlaced,
+ * intra refresh, edit list).  AV1's parser is header-only too but
+ * untested here, and the others' may split or join packets: they keep
+ * theirs, as do probed files.
  */
 static int
 is_parser_redundant(const AVFormatContext *fmt)
 {
+    int has_delta = 0;
+
     for (unsigned i = 0; i < fmt->nb_streams; i++) {
-        const AVCodecParameters *par = fmt->streams[i]->codecpar;
-        if (par->codec_type == AVMEDIA_TYPE_VIDEO &&
-            par->codec_id != AV_CODEC_ID_H264)
+        AVStream *st = fmt->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+            continue;
+        if (st->codecpar->codec_id != AV_CODEC_ID_H264)
             return 0;
+        /* No stss: every sample a keyframe, and the parser knows better. */
+        for (int k = 0; !has_delta && k < avformat_index_get_entries_count(st);
+             k++) {
+            const AVIndexEntry *e = avformat_index_get_entry(st, k);
+            has_delta = e != NULL && !(e->flags & AVINDEX_KEYFRAME);
+        }
     }
-    return 1;
+    return has_delta;
 }
 
 /*
@@ -1153,11 +1164,14 @@ seek_near(struct job *j, const struct target *t)
         /*
          * Nothing decoded from the landing on: a sloppy seek past the last
          * keyframe, or a keyframe that is only a recovery point (x264's
-         * intra refresh flags one every GOP): the decoder shows nothing
-         * until the frames after it repair the picture, and the drain at
-         * the last target came first.  Either way an earlier start may.
+         * intra refresh flags one every GOP) that the drain at the last
+         * target cut short: the decoder shows nothing until the frames
+         * after it repair the picture.  Either way an earlier start may.
+         * The end of the data is no reason: a truncated file would be
+         * decoded again from its start for a frame it does not have.
          */
-        is_late = got == GOT_EOF || is_past(j, t);
+        is_late = got == GOT_EOF ? j->is_seek_sloppy || j->is_drain_due
+                                 : is_past(j, t);
         if (!is_late || tries >= SEEK_RETRIES) {
             if (got == GOT_EOF)
                 return got;

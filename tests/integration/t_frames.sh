@@ -6,7 +6,9 @@
 # (packets without pts) and an intra-refresh H.264 mp4 (its "keyframes"
 # are recovery points, from which nothing decodes for a while); keyframe mode delivers the last keyframe at or
 # before each position.  A last target too damaged to decode is stood in
-# for by the frame after it.
+# for by the frame after it.  With the worker's CLI: an MP4 without stss
+# still gets its real keyframes, and one cut short gets no frame for the
+# positions past the cut.
 . "$(dirname "$0")/lib.sh"
 need "$WORKER"
 
@@ -108,4 +110,43 @@ expect_eq "all five frames delivered" \
 got=$(sed -n 's/^index=4 frame=\([0-9]*\) .*/\1/p' <<< "$out")
 check "the last one is the frame after target $last (got ${got:-none})" \
     test "${got:-0}" -gt "$last"
+
+# delivered CLIP MODE: the frame numbers the worker delivers, comma-separated.
+delivered() {
+    rm -rf "$T/out.cli"
+    "$WORKER" --extract "$1" "$T/out.cli" --mode "$2" --verbose 2>/dev/null |
+        sed -n 's/^index=[0-9]* frame=\([0-9]*\) .*/\1/p' | paste -sd, -
+}
+
+# Without an stss box the demuxer flags every sample a keyframe; only the
+# H.264 parser tells the real ones, so the worker must keep it there.
+say "an MP4 without stss"
+CLIP_SRC=testsrc2=size=160x120:rate=25:duration=8 gen_clip "$T/nostss.mp4" \
+    -c:v libx264 -preset veryfast -g 50 -keyint_min 50 -sc_threshold 0 \
+    -bf 2 -pix_fmt yuv420p
+python3 - "$T/nostss.mp4" <<'PY' || die "could not rename the stss box"
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.rindex(b"stss")  # the moov box follows the media data
+b[i:i + 4] = b"free"
+open(p, "wb").write(b)
+PY
+expect_eq "keyframe mode: the real keyframes before 0 40 80 120 160" \
+    "$(delivered "$T/nostss.mp4" keyframe)" "0,0,50,100,150"
+expect_eq "accurate mode: exactly the positions" \
+    "$(delivered "$T/nostss.mp4" accurate)" "0,40,80,120,160"
+
+# An MP4 cut in half (moov first): positions past the cut get no frame,
+# in either mode, rather than one from earlier in the file.
+say "an MP4 cut short"
+CLIP_SRC=testsrc2=size=160x120:rate=25:duration=20 gen_clip "$T/whole.mp4" \
+    -c:v libx264 -preset veryfast -g 25 -bf 2 -pix_fmt yuv420p \
+    -movflags +faststart
+head -c "$(($(stat -c %s "$T/whole.mp4") / 2))" "$T/whole.mp4" > "$T/cut.mp4"
+for m in accurate keyframe; do
+    got=$(delivered "$T/cut.mp4" "$m")
+    expect_match "$m mode: frames of the first three positions only" \
+        "$got" '^0,100,200$'
+done
 finish

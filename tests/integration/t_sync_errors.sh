@@ -32,9 +32,11 @@ check_sql "job DONE with 5 frames" \
 say "a disk whose writeback fails"
 sync
 touch "$T/eio"
-for i in 1 2 3 4 5 6 7 8; do
-    enqueue "$T/in.bin" "$T/out/bad$i" "max_attempts" "1" > /dev/null
-done
+# One transaction: all eight are claimed at once and end within the 1 s
+# the failing syncfs takes, not one sqlite3 start apart.
+q "INSERT INTO jobs(input, output_dir, max_attempts)
+   SELECT $(sql_quote "$T/in.bin"), $(sql_quote "$T/out/bad") || value, 1
+   FROM generate_series(1, 8)"
 check_sql "all eight FAILED" \
     "SELECT count(*) FROM jobs WHERE output_dir LIKE '%/bad%'
      AND status = 'FAILED'" 8 20
