@@ -16,7 +16,7 @@
 #include "proto.h"
 #include "schema.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 5000
 /*
  * Batching, the connection serves the event loop: a wait for another
@@ -39,7 +39,7 @@ enum stmt_id {
     S_ATTEMPT_OPEN,
     S_FINISH_JOB,
     S_FINISH_ATTEMPT,
-    S_NEXT_RETRY,
+    S_NEXT_DUE,
     S_COUNT
 };
 
@@ -84,8 +84,13 @@ static const char *const stmt_sql[S_COUNT] = {
         " signal = ?6, error = ?7, frames_decoded = ?8, frames_written = ?9,"
         " ms = ?3 - started_at, stderr = ?10"
         " WHERE job_id = ?1 AND attempt = ?2",
-    [S_NEXT_RETRY] = "SELECT min(next_attempt_at) FROM jobs"
-                     " WHERE status = 'RETRY' AND next_attempt_at > ?1",
+    [S_NEXT_DUE] =
+        "SELECT min(t) FROM ("
+        " SELECT min(next_attempt_at) AS t FROM jobs INDEXED BY jobs_retry_due"
+        "  WHERE status = 'RETRY' AND next_attempt_at > ?1"
+        " UNION ALL SELECT min(next_attempt_at) FROM jobs"
+        "  INDEXED BY jobs_pending_later"
+        "  WHERE status = 'PENDING' AND next_attempt_at > ?1)",
 };
 
 /*
@@ -645,14 +650,14 @@ fail:
 }
 
 int64_t
-queue_next_retry_ms(struct queue *q)
+queue_next_due_ms(struct queue *q, int64_t after_ms)
 {
-    sqlite3_stmt *s = stmt(q, S_NEXT_RETRY);
+    sqlite3_stmt *s = stmt(q, S_NEXT_DUE);
     int64_t t = -1;
 
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, queue_now_ms());
+    sqlite3_bind_int64(s, 1, after_ms);
     if (sqlite3_step(s) == SQLITE_ROW &&
         sqlite3_column_type(s, 0) != SQLITE_NULL)
         t = sqlite3_column_int64(s, 0);

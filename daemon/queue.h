@@ -77,8 +77,11 @@ int queue_finish(struct queue *, const struct job *, const struct outcome *,
  */
 int queue_requeue_running(struct queue *);
 
-/* Earliest next_attempt_at in the future, or -1 when none waits. */
-int64_t queue_next_retry_ms(struct queue *);
+/*
+ * Earliest next_attempt_at after after_ms of a RETRY job or of a PENDING
+ * one enqueued for later, or -1 when none waits.
+ */
+int64_t queue_next_due_ms(struct queue *, int64_t after_ms);
 
 /* Job counts indexed by enum job_status.  Returns 0 or -1. */
 int queue_counts(struct queue *, int64_t counts[5]);

@@ -50,6 +50,13 @@ CREATE INDEX IF NOT EXISTS jobs_retry_due
     ON jobs (next_attempt_at, priority)
     WHERE status = 'RETRY';
 
+-- PENDING rows that carry a not-before time, for the daemon's wake-up:
+-- without it a job enqueued for later waited for something else to wake
+-- the daemon.  Only such rows are in it, so plain INSERTs never touch it.
+-- (Version 3.)
+CREATE INDEX IF NOT EXISTS jobs_pending_later ON jobs (next_attempt_at)
+    WHERE status = 'PENDING' AND next_attempt_at IS NOT NULL;
+
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 
 CREATE TABLE IF NOT EXISTS attempts (
@@ -90,4 +97,4 @@ CREATE VIEW IF NOT EXISTS job_overview AS
            datetime(finished_at / 1000, 'unixepoch') AS finished
     FROM jobs;
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

@@ -1,6 +1,7 @@
 #!/bin/bash
 # An idle daemon notices an external INSERT quickly (it aims at ~100 ms;
-# the test allows 1 s) and burns next to no CPU while idle.
+# the test allows 1 s), starts a job enqueued for later at its time, and
+# burns next to no CPU while idle.
 . "$(dirname "$0")/lib.sh"
 need "$WORKER"
 
@@ -44,5 +45,21 @@ for round in 1 2 3; do
     check_sql "round $round: job DONE" \
         "SELECT status FROM jobs WHERE id=$id" DONE 10
 done
+
+# A job enqueued for later (next_attempt_at on a PENDING row) starts at
+# its time, with nothing else to wake the daemon: the INSERT's own
+# notice finds it not yet due, and the next look must come from the time.
+say "a job enqueued for later"
+sleep 3 # the looks that follow the last INSERT are over
+due=$(($(date +%s%3N) + 2500))
+id=$(enqueue "$T/clip.mp4" "$T/out.later" next_attempt_at "$due")
+sleep 1
+expect_eq "still PENDING 1.5 s before its time" "$(job_field "$id" status)" \
+    PENDING
+check_sql "DONE soon after its time" \
+    "SELECT status FROM jobs WHERE id=$id" DONE 10
+late=$(($(job_field "$id" started_at) - due))
+check "started $late ms after its time (0 to 500)" \
+    test "$late" -ge 0 -a "$late" -lt 500
 stop_daemon
 finish

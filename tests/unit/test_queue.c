@@ -5,7 +5,9 @@
  * have none (requeued at start); a RETRY row still backing off, however
  * high its priority, never blocks or is taken.  Batched transitions
  * commit together, and only when flushed; another connection's write
- * lock costs a batch one short wait, not one per transition.
+ * lock costs a batch one short wait, not one per transition.  The next
+ * due time, which the daemon sleeps until, counts PENDING jobs enqueued
+ * for later and a job that came due since the claims looked.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -156,6 +158,33 @@ main(void)
     CHECK(strcmp(claim(q, j), "batch-c") == 0);
     CHECK(queue_flush(q) == 0);
     CHECK(running_seen_by_another(path) == 3);
+    queue_set_batching(q, 0);
+
+    /*
+     * The wake-up's question: the first job due after a time, RETRY or
+     * PENDING enqueued for later.  Left now: pending-p8-later, an hour on.
+     * A job that came due after the claims looked (here 20 ms before) is
+     * the answer though its time has passed, or the daemon sleeps past it.
+     */
+    int64_t now = queue_now_ms(), due;
+    due = queue_next_due_ms(q, now);
+    CHECKF(due > now + 3590000 && due <= now + 3610000,
+           "PENDING later: %lld ms", (long long)(due - now));
+    add(q, "retry-in-1s", 0, "RETRY", 1000, 1);
+    due = queue_next_due_ms(q, now);
+    CHECKF(due > now + 900 && due <= now + 1100, "RETRY soon: %lld ms",
+           (long long)(due - now));
+    add(q, "pending-in-500ms", 0, "PENDING", 500, 1);
+    due = queue_next_due_ms(q, now);
+    CHECKF(due > now + 400 && due <= now + 600, "PENDING soon: %lld ms",
+           (long long)(due - now));
+    add(q, "retry-just-due", 0, "RETRY", -10, 1);
+    due = queue_next_due_ms(q, now - 20);
+    CHECKF(due > now - 20 && due <= now + 50,
+           "came due since the look: %lld ms", (long long)(due - now));
+    due = queue_next_due_ms(q, queue_now_ms());
+    CHECKF(due > now + 400, "due before the look: not the answer (%lld ms)",
+           (long long)(due - now));
     queue_close(q);
     free(j);
     unlink(path);
