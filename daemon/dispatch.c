@@ -63,6 +63,7 @@ static struct {
     struct end_list unrecorded; /* refused by the queue, to retry */
     int64_t seen_data_version;
     int64_t retry_due_ms; /* the retry the wake timer waits for, or -1 */
+    int64_t looked_ms;    /* when kick() last looked for jobs to claim */
     int has_runnable;     /* we made a job runnable now: claim without
                              waiting for data_version, which our own
                              commits do not move */
@@ -491,7 +492,10 @@ claim_for(struct slot *s)
         if (start_job(s, sj) == 0)
             return 1;
     }
-    dispatch_kick_soon(); /* many bad inputs in a row: let the loop breathe */
+    /* Many bad inputs in a row: let the loop breathe, then claim on (the
+     * look must not wait for data_version: the rest are ours to take). */
+    d.has_runnable = 1;
+    dispatch_kick_soon();
     return 0;
 }
 
@@ -511,6 +515,7 @@ kick(void)
     struct pool *p = d.pool;
 
     d.seen_data_version = queue_data_version(d.q);
+    d.looked_ms = queue_now_ms();
     for (int i = 0; i < p->set.size && !d.is_draining; i++)
         if (p->slots[i].state == SLOT_IDLE && claim_for(&p->slots[i]) != 1)
             break;
@@ -520,11 +525,12 @@ static void on_wake(uv_timer_t *);
 
 /*
  * Sleeps until the next retry (or job enqueued for later) is due, or
- * WAKE_MAX_MS at most.  looked_ms is when the claims looked last: a job
- * that came due since then, between their clock and this one, is due now
- * and wakes at once; asked for jobs due after now, it would have been
- * skipped, and waited in RETRY for whatever woke the daemon next (a
- * failure of t_faults, about one run in fifteen).
+ * WAKE_MAX_MS at most.  looked_ms is when kick() last looked for jobs to
+ * claim: a job that came due since then is due now and wakes us at once;
+ * asked for jobs due after now, it would have been skipped, and waited in
+ * RETRY for whatever woke the daemon next (a failure of t_faults, about
+ * one run in fifteen).  Each such wake-up kicks, and so moves looked_ms
+ * past it: no job wakes us twice.
  */
 static void
 schedule_wake(int64_t looked_ms)
@@ -548,8 +554,8 @@ schedule_wake(int64_t looked_ms)
 static int
 kick_if_needed(void)
 {
-    int64_t looked_ms = queue_now_ms();
-    int is_retry_due = d.retry_due_ms > 0 && d.retry_due_ms <= looked_ms + 5;
+    int is_retry_due =
+        d.retry_due_ms > 0 && d.retry_due_ms <= queue_now_ms() + 5;
     int has_kicked = 0;
 
     if (d.is_draining)
@@ -560,7 +566,7 @@ kick_if_needed(void)
         kick();
         has_kicked = 1;
     }
-    schedule_wake(looked_ms);
+    schedule_wake(d.looked_ms);
     return has_kicked;
 }
 
@@ -766,7 +772,8 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     queue_set_batching(q, 1);
     uv_prepare_init(loop, &d.flush);
     uv_prepare_start(&d.flush, on_loop_turn_end);
-    schedule_wake(queue_now_ms());
+    d.looked_ms = queue_now_ms();
+    schedule_wake(d.looked_ms);
     return 0;
 }
 

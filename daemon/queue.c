@@ -361,8 +361,10 @@ user_version(sqlite3 *db)
     return v;
 }
 
+/* Runs the schema when the database is older (or is_forced: it is
+ * idempotent, and puts back an index dropped by hand). */
 static int
-migrate(sqlite3 *db, char *err, size_t errlen)
+migrate(sqlite3 *db, int is_forced, char *err, size_t errlen)
 {
     int v;
 
@@ -374,12 +376,42 @@ migrate(sqlite3 *db, char *err, size_t errlen)
                  "this frameshield (%d)", v, SCHEMA_VERSION);
         goto fail;
     }
-    if (v < SCHEMA_VERSION && exec_sql(db, schema_sql, err, errlen) == -1)
+    if ((v < SCHEMA_VERSION || is_forced) &&
+        exec_sql(db, schema_sql, err, errlen) == -1)
         goto fail;
     return exec_sql(db, "COMMIT", err, errlen);
 fail:
     (void)exec_sql(db, "ROLLBACK", err + strlen(err), 0);
     return -1;
+}
+
+/*
+ * Prepares every statement at open: one the database cannot run (an
+ * index the claim or the wake-up names, dropped by hand) would otherwise
+ * fail at each use, and a failing wake-up leaves retries asleep.  The
+ * schema is run once more to put it back; then the start fails.
+ */
+static int
+prepare_all(struct queue *q, char *err, size_t errlen)
+{
+    for (int pass = 0;; pass++) {
+        int id = 0;
+
+        while (id < S_COUNT &&
+               (q->stmts[id] != NULL ||
+                sqlite3_prepare_v3(q->db, stmt_sql[id], -1,
+                                   SQLITE_PREPARE_PERSISTENT, &q->stmts[id],
+                                   NULL) == SQLITE_OK))
+            id++;
+        if (id == S_COUNT)
+            return 0;
+        snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(q->db));
+        if (pass > 0)
+            return -1;
+        log_warn("%s; running the schema again", err);
+        if (migrate(q->db, 1, err, errlen) == -1)
+            return -1;
+    }
 }
 
 struct queue *
@@ -409,7 +441,8 @@ queue_open(const char *path, char *err, size_t errlen)
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                  " PRAGMA foreign_keys = ON;",
                  err, errlen) == -1 ||
-        migrate(q->db, err, errlen) == -1)
+        migrate(q->db, 0, err, errlen) == -1 ||
+        prepare_all(q, err, errlen) == -1)
         goto fail;
     return q;
 fail:
@@ -658,8 +691,13 @@ queue_next_due_ms(struct queue *q, int64_t after_ms)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, after_ms);
+    /*
+     * Integers only: a caller's datetime() text sorts after every number,
+     * is never due to the claim, and read as 2026 would wake us at once,
+     * again and again.  (Numbers sort first, so a real time still wins.)
+     */
     if (sqlite3_step(s) == SQLITE_ROW &&
-        sqlite3_column_type(s, 0) != SQLITE_NULL)
+        sqlite3_column_type(s, 0) == SQLITE_INTEGER)
         t = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return t;

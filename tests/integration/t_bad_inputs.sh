@@ -3,7 +3,8 @@
 # last_error, never a hang or a daemon crash: a missing path, a directory,
 # a FIFO without writer, /dev/zero, an empty file, random bytes, an
 # audio-only file and truncated mp4s; and output directories that cannot
-# be made (a file in the way), found when the frames are written.
+# be made (a file in the way), found when the frames are written.  More
+# bad inputs in a row than a loop turn claims do not stall the queue.
 . "$(dirname "$0")/lib.sh"
 need "$WORKER"
 
@@ -124,5 +125,25 @@ expect_eq "--sync-output fsync: frame name taken by a directory" \
     "$(q "SELECT status, last_error FROM jobs WHERE id=$taken")" \
     "FAILED|write frame_2.jpg in $T/out.taken_fsync: Is a directory"
 check "--sync-output fsync: no .tmp file left" no_tmp_files "$T"
+stop_daemon
+
+# More bad inputs in a row than one turn claims (64): the turn ends to
+# let the loop breathe, and the next one claims on by itself, with no
+# write of anyone else's to wake it.
+say "100 missing inputs in a row, then a good one"
+start_daemon --worker "$WORKER" --workers 2
+q "INSERT INTO jobs(input, output_dir, max_attempts)
+   SELECT $(sql_quote "$T/missing-") || value || '.mp4',
+          $(sql_quote "$T/out.missing-") || value, 1
+   FROM generate_series(1, 100);
+   INSERT INTO jobs(input, output_dir) VALUES
+   ($(sql_quote "$T/clip.mp4"), $(sql_quote "$T/out.after-missing"))"
+good=$(q "SELECT id FROM jobs WHERE output_dir = $(sql_quote "$T/out.after-missing")")
+check_sql "the 100 FAILED" \
+    "SELECT count(*) FROM jobs WHERE output_dir LIKE '%/out.missing-%'
+     AND status = 'FAILED'" 100 15
+check_sql "the good one after them DONE" \
+    "SELECT status, frames_written FROM jobs WHERE id = $good" "DONE|5" 15 ||
+    dump_job "$good"
 stop_daemon
 finish

@@ -1,6 +1,7 @@
 #!/bin/bash
 # One daemon per database: a second instance on the same db exits non-zero
 # saying "already running", touches nothing, and the first keeps working.
+# A database whose indexes were dropped by hand gets them back at start.
 . "$(dirname "$0")/lib.sh"
 need "$WORKER" "$REPO/build/tests/libfault.so"
 
@@ -42,5 +43,21 @@ stop_daemon
 say "after the first one stopped, a new daemon starts fine"
 start_daemon --worker "$WORKER" --workers 1
 ok "restarted on the same database"
+stop_daemon
+
+# An index the claim and the wake-up name, dropped by hand: the start
+# runs the schema again, which puts them back, instead of failing at
+# every claim.
+say "indexes dropped by hand"
+q "DROP INDEX jobs_retry_due; DROP INDEX jobs_pending_later"
+start_daemon --worker "$WORKER" --workers 1
+check "the start says it ran the schema again" \
+    grep -q 'no such index: .*; running the schema again' "$DAEMON_LOG"
+expect_eq "both indexes back" \
+    "$(q "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+          AND name IN ('jobs_retry_due', 'jobs_pending_later')")" 2
+id=$(enqueue "$T/clip.mp4" "$T/out.reindexed")
+check_sql "and a job DONE" \
+    "SELECT status, frames_written FROM jobs WHERE id=$id" "DONE|5" 10
 stop_daemon
 finish

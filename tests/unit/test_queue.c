@@ -32,8 +32,11 @@ exec(struct queue *q, const char *sql)
     }
 }
 
-/* Inserts a job whose input names it, so the claim order reads as names. */
-static void
+/*
+ * Inserts a job whose input names it, so the claim order reads as names.
+ * Returns the next_attempt_at it wrote (when has_due).
+ */
+static int64_t
 add(struct queue *q, const char *name, int priority, const char *status,
     long long due_in_ms, int has_due)
 {
@@ -45,6 +48,7 @@ add(struct queue *q, const char *name, int priority, const char *status,
              " next_attempt_at) VALUES ('/%s', '/out', %d, '%s', %s%lld)",
              name, priority, status, has_due ? "" : "NULL + ", now + due_in_ms);
     exec(q, sql);
+    return now + due_in_ms;
 }
 
 /* RUNNING batch-* jobs as a separate connection sees them. */
@@ -166,25 +170,33 @@ main(void)
      * A job that came due after the claims looked (here 20 ms before) is
      * the answer though its time has passed, or the daemon sleeps past it.
      */
-    int64_t now = queue_now_ms(), due;
+    int64_t now = queue_now_ms(), due, at;
     due = queue_next_due_ms(q, now);
-    CHECKF(due > now + 3590000 && due <= now + 3610000,
-           "PENDING later: %lld ms", (long long)(due - now));
-    add(q, "retry-in-1s", 0, "RETRY", 1000, 1);
+    CHECKF(due > now + 3500000, "PENDING later: %lld ms",
+           (long long)(due - now));
+    at = add(q, "retry-in-1s", 0, "RETRY", 1000, 1);
     due = queue_next_due_ms(q, now);
-    CHECKF(due > now + 900 && due <= now + 1100, "RETRY soon: %lld ms",
-           (long long)(due - now));
-    add(q, "pending-in-500ms", 0, "PENDING", 500, 1);
+    CHECKF(due == at, "RETRY soon: %lld, at %lld", (long long)due,
+           (long long)at);
+    at = add(q, "pending-in-500ms", 0, "PENDING", 500, 1);
     due = queue_next_due_ms(q, now);
-    CHECKF(due > now + 400 && due <= now + 600, "PENDING soon: %lld ms",
-           (long long)(due - now));
-    add(q, "retry-just-due", 0, "RETRY", -10, 1);
-    due = queue_next_due_ms(q, now - 20);
-    CHECKF(due > now - 20 && due <= now + 50,
-           "came due since the look: %lld ms", (long long)(due - now));
-    due = queue_next_due_ms(q, queue_now_ms());
-    CHECKF(due > now + 400, "due before the look: not the answer (%lld ms)",
-           (long long)(due - now));
+    CHECKF(due == at, "PENDING soon: %lld, at %lld", (long long)due,
+           (long long)at);
+    int64_t looked = queue_now_ms();
+    at = add(q, "retry-just-due", 0, "RETRY", 0, 1);
+    due = queue_next_due_ms(q, looked - 1);
+    CHECKF(due == at, "came due since the look: %lld, at %lld", (long long)due,
+           (long long)at);
+    due = queue_next_due_ms(q, at);
+    CHECKF(due > at, "due at the look: not the answer (%lld ms)",
+           (long long)(due - at));
+    exec(q, "INSERT INTO jobs (input, output_dir, status, next_attempt_at)"
+            " VALUES ('/text-time', '/out', 'PENDING',"
+            " datetime('now', '+1 minute'))");
+    exec(q, "DELETE FROM jobs WHERE next_attempt_at IS NOT NULL"
+            " AND typeof(next_attempt_at) = 'integer'");
+    due = queue_next_due_ms(q, now);
+    CHECKF(due == -1, "a text time is no time: %lld", (long long)due);
     queue_close(q);
     free(j);
     unlink(path);
