@@ -525,20 +525,20 @@ static void on_wake(uv_timer_t *);
 
 /*
  * Sleeps until the next retry (or job enqueued for later) is due, or
- * WAKE_MAX_MS at most.  looked_ms is when kick() last looked for jobs to
- * claim: a job that came due since then is due now and wakes us at once;
+ * WAKE_MAX_MS at most.  d.looked_ms is when kick() last looked for jobs
+ * to claim: a job that came due since then is due now and wakes us at once;
  * asked for jobs due after now, it would have been skipped, and waited in
  * RETRY for whatever woke the daemon next (a failure of t_faults, about
  * one run in fifteen).  Each such wake-up kicks, and so moves looked_ms
  * past it: no job wakes us twice.
  */
 static void
-schedule_wake(int64_t looked_ms)
+schedule_wake(void)
 {
     int64_t now = queue_now_ms();
     int64_t delay = WAKE_MAX_MS;
 
-    d.retry_due_ms = queue_next_due_ms(d.q, looked_ms);
+    d.retry_due_ms = queue_next_due_ms(d.q, d.looked_ms);
     if (d.retry_due_ms > 0 && d.retry_due_ms - now < delay)
         delay = d.retry_due_ms - now;
     if (delay < 0)
@@ -566,7 +566,7 @@ kick_if_needed(void)
         kick();
         has_kicked = 1;
     }
-    schedule_wake(d.looked_ms);
+    schedule_wake();
     return has_kicked;
 }
 
@@ -773,7 +773,7 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     uv_prepare_init(loop, &d.flush);
     uv_prepare_start(&d.flush, on_loop_turn_end);
     d.looked_ms = queue_now_ms();
-    schedule_wake(d.looked_ms);
+    schedule_wake();
     return 0;
 }
 

@@ -338,7 +338,9 @@ sync_devices(struct sg_item *list)
 /*
  * After a cycle whose syncfs failed on dev: items waiting for their data
  * to be synced may have had it in that failed writeback, and the error
- * is reported once only.  They fail too, their files removed.
+ * is reported once only.  They fail too, their files removed.  Called
+ * before the cycle's own items rejoin the waiting list, so every waiting
+ * item is one added during the cycle, none yet published.
  */
 static void
 fail_waiting_on(dev_t dev, int err)
@@ -349,7 +351,7 @@ fail_waiting_on(dev_t dev, int err)
     while (*link != NULL) {
         struct sg_item *it = *link;
 
-        if (it->dev != dev || it->is_published) {
+        if (it->dev != dev) {
             link = &it->next;
             continue;
         }
