@@ -478,7 +478,7 @@ def dist(v):
 
 # --- queue -------------------------------------------------------------------
 claims = {s: kv(read(os.path.join(T, "queue", f"claim.{s}")))
-          for s in ["pending", "done900k", "retry10k"]}
+          for s in ["pending", "done900k", "retry10k", "later100k"]}
 def rates(v):
     """jobs/s of the no-op windows of variant v, and their CPU s."""
     got = [kv(read(os.path.join(T, "queue", f"rate.{v}.{i}")))
@@ -548,7 +548,9 @@ w("|---|---|---|---|---|")
 cdesc = {"pending": "1M PENDING",
          "done900k": "900k DONE + 100k PENDING",
          "retry10k": "980k DONE + 10k RETRY backing off (ahead in id order) "
-                     "+ 10k PENDING"}
+                     "+ 10k PENDING",
+         "later100k": "890k DONE + 100k PENDING enqueued for later at a "
+                      "higher priority + 10k PENDING"}
 for s, d in claims.items():
     if d:
         w(f"| {cdesc[s]} | {float(d['p50_ms']):.3f} ms | "

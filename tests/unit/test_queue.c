@@ -7,7 +7,9 @@
  * commit together, and only when flushed; another connection's write
  * lock costs a batch one short wait, not one per transition.  The next
  * due time, which the daemon sleeps until, counts PENDING jobs enqueued
- * for later and a job that came due since the claims looked.
+ * for later and a job that came due since the claims looked.  PENDING
+ * jobs enqueued for later join the priority order once due, and cost the
+ * claim nothing before.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -80,6 +82,41 @@ claim(struct queue *q, struct job *j)
 
     CHECK(rc >= 0);
     return rc == 1 ? j->input + 1 : "(none)";
+}
+
+static int
+count(struct queue *q, const char *sql)
+{
+    sqlite3_stmt *s;
+    int n = -1;
+
+    if (sqlite3_prepare_v2(queue_db(q), sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* SQLite VM instructions a claim ran: its cost, with no clock in it. */
+static long vm_steps;
+
+static int
+count_step(void *arg)
+{
+    (void)arg;
+    vm_steps++;
+    return 0;
+}
+
+static long
+claim_steps(struct queue *q, struct job *j, const char **got)
+{
+    vm_steps = 0;
+    sqlite3_progress_handler(queue_db(q), 1, count_step, NULL);
+    *got = claim(q, j);
+    sqlite3_progress_handler(queue_db(q), 0, NULL, NULL);
+    return vm_steps;
 }
 
 int
@@ -197,6 +234,63 @@ main(void)
             " AND typeof(next_attempt_at) = 'integer'");
     due = queue_next_due_ms(q, now);
     CHECKF(due == -1, "a text time is no time: %lld", (long long)due);
+    CHECK(strcmp(claim(q, j), "(none)") == 0);
+
+    /*
+     * PENDING rows enqueued for later join the priority order once due
+     * (schema version 4), each claim moving up to 16 of them, earliest
+     * first: forty due at priority 7 all go before a plain row at 3,
+     * though the first claim moved only 16.  Until then they are out of
+     * the claim's way: 2,000 of them at a higher priority than the one
+     * runnable row cost its claim nothing (they made it walk past every
+     * one of them before).
+     */
+    exec(q, "DELETE FROM jobs");
+    add(q, "plain-p3", 3, "PENDING", 0, 0);
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "due-p7-%02d", i);
+        add(q, name, 7, "PENDING", -1000 + i, 1);
+    }
+    add(q, "later-p9", 9, "PENDING", 3600000, 1);
+    int n_ordered = 0, n_moved = -1;
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "due-p7-%02d", i);
+        n_ordered += strcmp(claim(q, j), name) == 0;
+        if (i == 0)
+            n_moved = count(q, "SELECT count(*) FROM jobs WHERE status ="
+                               " 'PENDING' AND priority = 7"
+                               " AND next_attempt_at IS NULL");
+    }
+    CHECKF(n_ordered == 40, "due rows claimed in order: %d of 40", n_ordered);
+    CHECKF(n_moved == 15, "first claim moved 16, took 1: %d left", n_moved);
+    snprintf(side, sizeof(side), "%s", claim(q, j));
+    CHECKF(strcmp(side, "plain-p3") == 0, "then the plain row: %s", side);
+    CHECK(strcmp(claim(q, j), "(none)") == 0);
+    CHECK(count(q, "SELECT count(*) FROM jobs WHERE input = '/later-p9'"
+                   " AND status = 'PENDING' AND next_attempt_at > 0") == 1);
+
+    const char *got;
+    char got_a[32];
+    add(q, "cost-a", 0, "PENDING", 0, 0);
+    add(q, "cost-b", 0, "PENDING", 0, 0);
+    long steps_alone = claim_steps(q, j, &got);
+    snprintf(got_a, sizeof(got_a), "%s", got);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+             " WHERE i < 2000) INSERT INTO jobs (input, output_dir, priority,"
+             " status, next_attempt_at) SELECT '/later-' || i, '/out', 9,"
+             " 'PENDING', %lld FROM c",
+             (long long)queue_now_ms() + 3600000);
+    exec(q, sql);
+    long steps_behind = claim_steps(q, j, &got);
+    CHECKF(strcmp(got_a, "cost-a") == 0 && strcmp(got, "cost-b") == 0,
+           "claims: %s, %s", got_a, got);
+    CHECKF(steps_behind < steps_alone + 100,
+           "2,000 later rows ahead: %ld VM steps, %ld without", steps_behind,
+           steps_alone);
     queue_close(q);
     free(j);
     unlink(path);

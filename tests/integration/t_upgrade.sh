@@ -1,0 +1,43 @@
+#!/bin/bash
+# A version 3 queue (the PENDING index held rows enqueued for later) is
+# upgraded in place at start: the old index goes, the new one comes, the
+# jobs already queued run in priority order, a due one among them, and
+# one enqueued for later keeps its time.
+. "$(dirname "$0")/lib.sh"
+need "$WORKER"
+
+gen_clip "$T/clip.mp4"
+now=$(($(date +%s%N) / 1000000))
+
+say "a version 3 database, as that schema left it"
+sqlite3 "$DB" < "$REPO/sql/schema.sql"
+q "DROP INDEX jobs_pending_now;
+   CREATE INDEX jobs_pending ON jobs (priority DESC, id, next_attempt_at)
+       WHERE status = 'PENDING';
+   PRAGMA user_version = 3;"
+add() { # NAME PRIORITY NEXT_ATTEMPT_AT
+    enqueue "$T/clip.mp4" "$T/out.$1" "priority, next_attempt_at" "$2, $3" \
+        > /dev/null
+}
+add plain-p1 1 NULL
+add due-p5 5 $((now - 1000))
+add later-p9 9 $((now + 3600000))
+add plain-p7 7 NULL
+
+start_daemon --worker "$WORKER" --workers 1
+expect_eq "schema version after the start" "$(q "PRAGMA user_version")" 4
+expect_eq "old index gone, new one there" \
+    "$(q "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master
+          WHERE name IN ('jobs_pending', 'jobs_pending_now') ORDER BY name)")" \
+    jobs_pending_now
+check_sql "the three runnable jobs DONE" \
+    "SELECT count(*) FROM jobs WHERE status = 'DONE'" 3 20
+expect_eq "in priority order, the due one among them" \
+    "$(q "SELECT group_concat(name, ' ') FROM (SELECT substr(output_dir,
+          length('$T/out.') + 1) AS name FROM jobs WHERE status = 'DONE'
+          ORDER BY started_at, id)")" "plain-p7 due-p5 plain-p1"
+expect_eq "the one enqueued for later waits, its time kept" \
+    "$(q "SELECT status, next_attempt_at FROM jobs
+          WHERE output_dir = '$T/out.later-p9'")" "PENDING|$((now + 3600000))"
+stop_daemon
+finish
