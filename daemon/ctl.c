@@ -221,7 +221,7 @@ main(int argc, char **argv)
     }
     if (i >= argc)
         usage();
-    if ((q = queue_open(db, err, sizeof(err))) == NULL)
+    if ((q = queue_open_client(db, err, sizeof(err))) == NULL)
         fatalx("%s", err);
     const char *cmd = argv[i++];
     int n = argc - i;

@@ -374,10 +374,15 @@ user_version(sqlite3 *db)
     return v;
 }
 
-/* Runs the schema when the database is older (or is_forced: it is
- * idempotent, and puts back an index dropped by hand). */
+/*
+ * Runs the schema when the database is older (or is_forced: it is
+ * idempotent, and puts back an index dropped by hand).  Only the daemon
+ * upgrades: version 4 drops an index an older daemon's claim names, so
+ * a newer CLI upgrading the queue under a daemon not yet restarted
+ * would stop it claiming.  Clients may still make a new database.
+ */
 static int
-migrate(sqlite3 *db, int is_forced, char *err, size_t errlen)
+migrate(sqlite3 *db, int is_forced, int may_upgrade, char *err, size_t errlen)
 {
     int v;
 
@@ -387,6 +392,14 @@ migrate(sqlite3 *db, int is_forced, char *err, size_t errlen)
     if (v > SCHEMA_VERSION) {
         snprintf(err, errlen, "database schema version %d is newer than "
                  "this frameshield (%d)", v, SCHEMA_VERSION);
+        goto fail;
+    }
+    if (v > 0 && v < SCHEMA_VERSION && !may_upgrade) {
+        snprintf(err, errlen,
+                 "database schema version %d is older than "
+                 "this frameshield (%d): restart frameshieldd, which "
+                 "upgrades it",
+                 v, SCHEMA_VERSION);
         goto fail;
     }
     if ((v < SCHEMA_VERSION || is_forced) &&
@@ -422,13 +435,13 @@ prepare_all(struct queue *q, char *err, size_t errlen)
         if (pass > 0)
             return -1;
         log_warn("%s; running the schema again", err);
-        if (migrate(q->db, 1, err, errlen) == -1)
+        if (migrate(q->db, 1, 1, err, errlen) == -1)
             return -1;
     }
 }
 
-struct queue *
-queue_open(const char *path, char *err, size_t errlen)
+static struct queue *
+open_queue(const char *path, int may_upgrade, char *err, size_t errlen)
 {
     struct queue *q = calloc(1, sizeof(*q));
 
@@ -454,13 +467,25 @@ queue_open(const char *path, char *err, size_t errlen)
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                  " PRAGMA foreign_keys = ON;",
                  err, errlen) == -1 ||
-        migrate(q->db, 0, err, errlen) == -1 ||
+        migrate(q->db, 0, may_upgrade, err, errlen) == -1 ||
         prepare_all(q, err, errlen) == -1)
         goto fail;
     return q;
 fail:
     queue_close(q);
     return NULL;
+}
+
+struct queue *
+queue_open(const char *path, char *err, size_t errlen)
+{
+    return open_queue(path, 1, err, errlen);
+}
+
+struct queue *
+queue_open_client(const char *path, char *err, size_t errlen)
+{
+    return open_queue(path, 0, err, errlen);
 }
 
 static int
@@ -714,13 +739,21 @@ queue_next_due_ms(struct queue *q, int64_t after_ms)
         return -1;
     sqlite3_bind_int64(s, 1, after_ms);
     /*
-     * Integers only: a caller's datetime() text sorts after every number,
+     * Numbers only: a caller's datetime() text sorts after every number,
      * is never due to the claim, and read as 2026 would wake us at once,
-     * again and again.  (Numbers sort first, so a real time still wins.)
+     * again and again.  A real time (numbers sort first, so it may be the
+     * minimum) is due, to the claim, at its ceiling; read as no time it
+     * hid every later row from the wake-up.
      */
-    if (sqlite3_step(s) == SQLITE_ROW &&
-        sqlite3_column_type(s, 0) == SQLITE_INTEGER)
-        t = sqlite3_column_int64(s, 0);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        if (sqlite3_column_type(s, 0) == SQLITE_INTEGER)
+            t = sqlite3_column_int64(s, 0);
+        else if (sqlite3_column_type(s, 0) == SQLITE_FLOAT) {
+            double d = sqlite3_column_double(s, 0);
+            t = (int64_t)d;
+            t += (double)t < d;
+        }
+    }
     sqlite3_reset(s);
     return t;
 }

@@ -30,6 +30,11 @@ struct attempt_report {
  * or migrates the schema.  Returns NULL with a message in err on failure.
  */
 struct queue *queue_open(const char *path, char *err, size_t errlen);
+/*
+ * The same for the CLI and other clients, which make a new database but
+ * never upgrade an older one: that is the daemon's, at its start.
+ */
+struct queue *queue_open_client(const char *path, char *err, size_t errlen);
 void queue_close(struct queue *);
 
 /*

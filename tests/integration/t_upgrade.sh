@@ -1,8 +1,10 @@
 #!/bin/bash
 # A version 3 queue (the PENDING index held rows enqueued for later) is
-# upgraded in place at start: the old index goes, the new one comes, the
-# jobs already queued run in priority order, a due one among them, and
-# one enqueued for later keeps its time.
+# upgraded in place by the daemon's start: the old index goes, the new
+# one comes, the jobs already queued run in priority order, a due one
+# among them, and one enqueued for later keeps its time.  The CLI does
+# not upgrade it: a daemon not yet restarted still claims through the old
+# index.
 . "$(dirname "$0")/lib.sh"
 need "$WORKER"
 
@@ -24,6 +26,16 @@ add due-p5 5 $((now - 1000))
 add later-p9 9 $((now + 3600000))
 add plain-p7 7 NULL
 
+say "the CLI leaves it to the daemon"
+out=$("$CLI" --db "$DB" status 2>&1)
+rc=$?
+expect_eq "frameshield status on a version 3 queue: exit status" "$rc" 1
+expect_match "and says why" "$out" 'version 3 is older .*restart frameshieldd'
+expect_eq "still version 3, old index there" \
+    "$(q "PRAGMA user_version; SELECT count(*) FROM sqlite_master
+          WHERE name = 'jobs_pending'")" "3
+1"
+
 start_daemon --worker "$WORKER" --workers 1
 expect_eq "schema version after the start" "$(q "PRAGMA user_version")" 4
 expect_eq "old index gone, new one there" \
@@ -34,8 +46,9 @@ check_sql "the three runnable jobs DONE" \
     "SELECT count(*) FROM jobs WHERE status = 'DONE'" 3 20
 expect_eq "in priority order, the due one among them" \
     "$(q "SELECT group_concat(name, ' ') FROM (SELECT substr(output_dir,
-          length('$T/out.') + 1) AS name FROM jobs WHERE status = 'DONE'
-          ORDER BY started_at, id)")" "plain-p7 due-p5 plain-p1"
+          length('$T/out.') + 1) AS name FROM jobs j WHERE status = 'DONE'
+          ORDER BY (SELECT min(rowid) FROM attempts a
+                    WHERE a.job_id = j.id))")" "plain-p7 due-p5 plain-p1"
 expect_eq "the one enqueued for later waits, its time kept" \
     "$(q "SELECT status, next_attempt_at FROM jobs
           WHERE output_dir = '$T/out.later-p9'")" "PENDING|$((now + 3600000))"

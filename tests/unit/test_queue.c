@@ -234,6 +234,17 @@ main(void)
             " AND typeof(next_attempt_at) = 'integer'");
     due = queue_next_due_ms(q, now);
     CHECKF(due == -1, "a text time is no time: %lld", (long long)due);
+    char real_sql[256];
+    long long real_at = (long long)now + 1500;
+    snprintf(real_sql, sizeof(real_sql),
+             "INSERT INTO jobs (input, output_dir, status, next_attempt_at)"
+             " VALUES ('/real-time', '/out', 'PENDING', %lld.5)",
+             real_at);
+    exec(q, real_sql);
+    due = queue_next_due_ms(q, now);
+    CHECKF(due == real_at + 1, "a real time counts, at its ceiling: %lld",
+           (long long)(due - real_at));
+    exec(q, "DELETE FROM jobs WHERE input = '/real-time'");
     CHECK(strcmp(claim(q, j), "(none)") == 0);
 
     /*
