@@ -31,8 +31,14 @@
 #define WORKER_EXIT_PROTOCOL 76  /* EX_PROTOCOL: supervisor spoke nonsense */
 
 enum msg_type {
-    MSG_HELLO = 1,  /* worker -> supervisor, once, when ready */
-    MSG_JOB = 2,    /* supervisor -> worker, with the input fd attached */
+    MSG_HELLO = 1, /* worker -> supervisor, once, when ready */
+    /*
+     * supervisor -> worker, with the input fd attached; a worker that
+     * takes it sets the fd's offset to 1 (it reads with pread), which
+     * tells the supervisor, whose copy shares the offset, that the job
+     * was taken if the worker dies.
+     */
+    MSG_JOB = 2,
     MSG_FRAME = 3,  /* worker -> supervisor, one JPEG */
     MSG_RESULT = 4, /* worker -> supervisor, once per job, last */
 };

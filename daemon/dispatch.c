@@ -295,6 +295,10 @@ end_attempt(struct slot *s, struct slot_job *sj, const struct attempt_end *e)
         sj->input_fd = -1;
         e = &unsent;
     }
+    if (sj->sent_fd >= 0) {
+        close(sj->sent_fd);
+        sj->sent_fd = -1;
+    }
     sj->end = *e;
     snprintf(sj->detail, sizeof(sj->detail), "%s", e->detail ? e->detail : "");
     sj->end.detail = sj->detail;
@@ -424,8 +428,10 @@ send_claimed(struct slot *s, int is_committed)
                   (long long)sj->job.id, s->pid, sj->job.attempts,
                   sj->job.input);
         /* On failure the slot is being killed; its exit ends the attempt. */
-        (void)pool_send_job(s, fd);
-        close(fd); /* the worker holds its own copy now */
+        if (pool_send_job(s, fd) == 0)
+            sj->sent_fd = fd; /* the worker holds its own copy too */
+        else
+            close(fd);
         return;
     }
     close(fd);
@@ -478,7 +484,7 @@ claim_for(struct slot *s)
             log_err("out of memory claiming a job");
             return -1;
         }
-        sj->input_fd = -1;
+        sj->input_fd = sj->sent_fd = -1;
         /* Sent at the turn's end, once committed (on_loop_turn_end). */
         if ((rc = queue_claim_next(d.q, s->pid, &sj->job)) != 1) {
             free(sj);

@@ -116,15 +116,37 @@ slot_close(struct slot *s)
     uv_close((uv_handle_t *)&s->errp, on_handle_closed);
 }
 
+/*
+ * Whether the worker took its job from the channel (slot_job.sent_fd).
+ * An input that cannot report an offset counts as taken: charged, as it
+ * was before the worker marked it.
+ */
+static int
+has_taken_job(const struct slot_job *sj)
+{
+    return sj->sent_fd >= 0 && lseek(sj->sent_fd, 0, SEEK_CUR) != 0;
+}
+
 /* Ends the slot's job (if any) with how the worker went. */
 static void
 end_job_on_death(struct slot *s)
 {
     struct attempt_end e = {0};
+    int exit_code = (int)s->exit_status, term_signal = s->term_signal;
 
     if (s->sj == NULL)
         return;
-    if (s->is_killed) {
+    if (s->sj->sent_fd >= 0 && !has_taken_job(s->sj)) {
+        /*
+         * Sent, but the worker died (or hung, or was killed) before it
+         * took the job: whatever ended it came before this job, and is
+         * neither charged to it nor recorded as its crash (the log says
+         * how the worker went).
+         */
+        e.kind = END_INTERRUPTED;
+        e.detail = "worker ended before it read the job";
+        exit_code = term_signal = 0;
+    } else if (s->is_killed) {
         e.kind = s->kill_reason;
         e.detail = s->kill_detail;
         e.timeout_s = s->pool->set.job_timeout_s;
@@ -138,7 +160,7 @@ end_job_on_death(struct slot *s)
     }
     struct slot_job *sj = s->sj;
     s->sj = NULL;
-    dispatch_attempt_end(s, sj, &e, (int)s->exit_status, s->term_signal);
+    dispatch_attempt_end(s, sj, &e, exit_code, term_signal);
 }
 
 static void
@@ -149,11 +171,13 @@ slot_try_finalize(struct slot *s)
     errlog_flush(&s->errlog);
     /*
      * Dying before HELLO, or soon after it without ever taking a job, is
-     * the install's fault, not a job's: count it for the respawn backoff.
+     * the install's fault, not a job's: count it for the respawn backoff
+     * (else a worker that always dies before reading its first job would
+     * hand that job on, uncharged, as fast as workers respawn).
      */
     if (s->state == SLOT_STARTING ||
-        (s->jobs_served == 0 && s->sj == NULL && !s->pool->is_draining &&
-         s->state != SLOT_DYING &&
+        (s->jobs_served == 0 && (s->sj == NULL || !has_taken_job(s->sj)) &&
+         !s->pool->is_draining && s->state != SLOT_DYING &&
          uv_now(s->pool->loop) - s->spawned_ms < 1000))
         s->start_failures++;
     end_job_on_death(s);

@@ -30,6 +30,12 @@ struct slot_job {
     struct job job;
     struct persist *persist; /* the output directory's writer */
     int input_fd;            /* open until sent to the worker, then -1 */
+    /*
+     * Our copy of the input once sent, until the attempt ends: the worker
+     * moves the file offset it shares with this copy when it takes the
+     * job, so a worker that ended with the offset still at 0 never did.
+     */
+    int sent_fd;
     uint32_t frames_received;
     uint8_t seen[PROTO_MAX_FRAMES / 8 + 1];
     int64_t started_ms;

@@ -226,6 +226,13 @@ serve(struct worker *w)
             return WORKER_EXIT_OK;
         if (r == -1)
             return WORKER_EXIT_PROTOCOL;
+        /*
+         * Taken: the offset is shared with the supervisor's copy, which
+         * reads it if we die, to tell a job we never took from one we
+         * crashed on.  Reads use pread, so nothing else moves it.
+         */
+        if (fd >= 0)
+            (void)lseek(fd, 1, SEEK_SET);
         if (run_job(w, &job, fd) == -1)
             return WORKER_EXIT_OK;
     }

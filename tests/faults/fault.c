@@ -24,6 +24,10 @@
  *   FAULT_SLOW     sleep $FS_FAULT_SLOW_MS (default 1500) ms, then decode
  *                  normally: a job that is still running when a test
  *                  signals the supervisor
+ *   FAULT_SEGV_IDLE  decode normally; then, at the worker's next wait for
+ *                  a job (its poll), sleep $FS_FAULT_IDLE_MS (default 300)
+ *                  ms, long enough for the supervisor to send one, and
+ *                  SIGSEGV before reading it
  * Sandbox escape attempts; under the sandbox each must end in SIGSYS:
  *   FAULT_OPEN     open("/etc/passwd", O_RDONLY)
  *   FAULT_SOCKET   socket(AF_INET, SOCK_STREAM, 0)
@@ -49,6 +53,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,33 +83,45 @@ enum fault {
     FAULT_EXEC,
     FAULT_FORK,
     FAULT_MEMBOMB,
+    FAULT_SEGV_IDLE,
 };
 
 static const struct {
     const char *name;
     enum fault f;
 } markers[] = {
-    {"FAULT_SEGV", FAULT_SEGV},     {"FAULT_ABORT", FAULT_ABORT},
-    {"FAULT_HANG", FAULT_HANG},     {"FAULT_EXIT", FAULT_EXIT},
-    {"FAULT_FPE", FAULT_FPE},       {"FAULT_BUS", FAULT_BUS},
-    {"FAULT_SLOW", FAULT_SLOW},     {"FAULT_OPEN", FAULT_OPEN},
-    {"FAULT_SOCKET", FAULT_SOCKET}, {"FAULT_EXEC", FAULT_EXEC},
-    {"FAULT_FORK", FAULT_FORK},     {"FAULT_MEMBOMB", FAULT_MEMBOMB},
+    {"FAULT_SEGV", FAULT_SEGV},
+    {"FAULT_ABORT", FAULT_ABORT},
+    {"FAULT_HANG", FAULT_HANG},
+    {"FAULT_EXIT", FAULT_EXIT},
+    {"FAULT_FPE", FAULT_FPE},
+    {"FAULT_BUS", FAULT_BUS},
+    {"FAULT_SLOW", FAULT_SLOW},
+    {"FAULT_OPEN", FAULT_OPEN},
+    {"FAULT_SOCKET", FAULT_SOCKET},
+    {"FAULT_EXEC", FAULT_EXEC},
+    {"FAULT_FORK", FAULT_FORK},
+    {"FAULT_MEMBOMB", FAULT_MEMBOMB},
+    {"FAULT_SEGV_IDLE", FAULT_SEGV_IDLE},
 };
 
 typedef int (*open_input_fn)(AVFormatContext **, const char *,
                              const AVInputFormat *, AVDictionary **);
 typedef int (*find_info_fn)(AVFormatContext *, AVDictionary **);
 typedef int (*send_packet_fn)(AVCodecContext *, const AVPacket *);
+typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
 
 static open_input_fn real_open_input;
 static find_info_fn real_find_info;
 static send_packet_fn real_send_packet;
-static long slow_ms = 1500;
+static poll_fn real_poll;
+static long slow_ms = 1500, idle_ms = 300;
 static unsigned long membomb_max = 3072 * MIB;
 
 /* The current job's fault, armed by open_input, spent at injection. */
 static enum fault pending = FAULT_NONE;
+/* FAULT_SEGV_IDLE: set at injection, spent at the next poll. */
+static int is_idle_crash_due;
 
 /* --- output without stdio: write(2) only ----------------------------- */
 
@@ -212,8 +229,10 @@ fault_start(void)
     real_find_info = (find_info_fn)dlsym(RTLD_NEXT,
                                          "avformat_find_stream_info");
     real_send_packet = (send_packet_fn)dlsym(RTLD_NEXT, "avcodec_send_packet");
+    real_poll = (poll_fn)dlsym(RTLD_NEXT, "poll");
     /* The worker clears its environment later: read it now. */
     slow_ms = (long)env_num("FS_FAULT_SLOW_MS", 1500);
+    idle_ms = (long)env_num("FS_FAULT_IDLE_MS", 300);
     membomb_max = env_num("FS_FAULT_MEMBOMB_MAX_MB", 3072) * MIB;
 }
 
@@ -353,6 +372,9 @@ inject(enum fault f)
     }
     case FAULT_MEMBOMB:
         return membomb();
+    case FAULT_SEGV_IDLE:
+        is_idle_crash_due = 1;
+        break;
     }
     return 0;
 }
@@ -399,6 +421,22 @@ avformat_find_stream_info(AVFormatContext *ic, AVDictionary **options)
     ret = real_find_info(ic, options);
     pending = f;
     return ret;
+}
+
+/* The worker waits for its next job here (common/fdpass.c). */
+int
+poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+    if (real_poll == NULL)
+        missing("poll");
+    if (is_idle_crash_due) {
+        volatile int *volatile bad = (int *)16;
+
+        say("SIGSEGV between jobs");
+        sleep_ms(idle_ms);
+        *bad = 1;
+    }
+    return real_poll(fds, nfds, timeout);
 }
 
 int
