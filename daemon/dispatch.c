@@ -81,7 +81,7 @@ static struct {
  * directory open: SYNC_AHEAD per slot, unless the descriptor limit (main.c
  * raises the soft one to the hard one) leaves less.  Kept back: 64 for
  * the queue, the watch, the roots and the like, and 4 per slot (channel,
- * stderr, pidfd, an input on its way).
+ * stderr, pidfd, the input of its job while that runs).
  */
 static int
 max_persisting(int slots)

@@ -127,6 +127,22 @@ has_taken_job(const struct slot_job *sj)
     return sj->sent_fd >= 0 && lseek(sj->sent_fd, 0, SEEK_CUR) != 0;
 }
 
+/*
+ * Sent, but the worker died (or hung, or was killed) before it took the
+ * job: whatever ended it came before this job.  The mark is the worker's
+ * word, though, and a subverted worker can unset it: a job is spared
+ * only within its max_attempts (so no worker that keeps dying before it
+ * reads, or lies, bounces a job for ever), and never by a worker the
+ * sandbox killed.
+ */
+static int
+is_spared(const struct slot *s)
+{
+    return s->sj->sent_fd >= 0 && !has_taken_job(s->sj) &&
+           s->term_signal != SIGSYS &&
+           s->sj->job.attempts <= s->sj->job.max_attempts;
+}
+
 /* Ends the slot's job (if any) with how the worker went. */
 static void
 end_job_on_death(struct slot *s)
@@ -136,16 +152,13 @@ end_job_on_death(struct slot *s)
 
     if (s->sj == NULL)
         return;
-    if (s->sj->sent_fd >= 0 && !has_taken_job(s->sj)) {
-        /*
-         * Sent, but the worker died (or hung, or was killed) before it
-         * took the job: whatever ended it came before this job, and is
-         * neither charged to it nor recorded as its crash (the log says
-         * how the worker went).
-         */
+    if (is_spared(s)) {
+        /* Neither charged nor recorded as its crash: the log says how
+         * the worker went. */
         e.kind = END_INTERRUPTED;
         e.detail = "worker ended before it read the job";
-        exit_code = term_signal = 0;
+        exit_code = -1;
+        term_signal = 0;
     } else if (s->is_killed) {
         e.kind = s->kill_reason;
         e.detail = s->kill_detail;

@@ -46,6 +46,11 @@
  *
  * FS_FAULT_START=die in the environment makes the worker exit 1 before it
  * can say HELLO: a broken install, as the supervisor sees it.
+ * FS_FAULT_IDLE_CRASH=always arms FAULT_SEGV_IDLE in every worker the
+ * zygote forks, before its first job: a worker that always dies before
+ * it reads one (the zygote itself, which polls too, is spared).  With
+ * =always-sys it makes a forbidden call (socket) instead of the SIGSEGV:
+ * the sandbox kills it with SIGSYS.
  *
  * Messages go to stderr with write(2) only ("libfault: injecting ...").
  */
@@ -54,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +128,7 @@ static unsigned long membomb_max = 3072 * MIB;
 static enum fault pending = FAULT_NONE;
 /* FAULT_SEGV_IDLE: set at injection, spent at the next poll. */
 static int is_idle_crash_due;
+static int is_idle_crash_sys; /* FS_FAULT_IDLE_CRASH=always-sys */
 
 /* --- output without stdio: write(2) only ----------------------------- */
 
@@ -216,6 +223,12 @@ env_num(const char *name, unsigned long dflt)
     return errno != 0 || *end != '\0' ? dflt : v;
 }
 
+static void
+arm_idle_crash(void)
+{
+    is_idle_crash_due = 1;
+}
+
 __attribute__((constructor)) static void
 fault_start(void)
 {
@@ -233,6 +246,10 @@ fault_start(void)
     /* The worker clears its environment later: read it now. */
     slow_ms = (long)env_num("FS_FAULT_SLOW_MS", 1500);
     idle_ms = (long)env_num("FS_FAULT_IDLE_MS", 300);
+    s = getenv("FS_FAULT_IDLE_CRASH");
+    is_idle_crash_sys = s != NULL && strcmp(s, "always-sys") == 0;
+    if (s != NULL && (strcmp(s, "always") == 0 || is_idle_crash_sys))
+        pthread_atfork(NULL, NULL, arm_idle_crash);
     membomb_max = env_num("FS_FAULT_MEMBOMB_MAX_MB", 3072) * MIB;
 }
 
@@ -432,8 +449,12 @@ poll(struct pollfd *fds, nfds_t nfds, int timeout)
     if (is_idle_crash_due) {
         volatile int *volatile bad = (int *)16;
 
-        say("SIGSEGV between jobs");
+        say(is_idle_crash_sys ? "socket between jobs" : "SIGSEGV between jobs");
         sleep_ms(idle_ms);
+        if (is_idle_crash_sys && socket(AF_INET, SOCK_STREAM, 0) == -1)
+            denied("socket", errno);
+        if (is_idle_crash_sys)
+            escaped("socket");
         *bad = 1;
     }
     return real_poll(fds, nfds, timeout);

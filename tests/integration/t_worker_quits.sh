@@ -6,7 +6,7 @@
 # max_attempts 1, a charge would leave the job FAILED.  The same holds
 # for a real worker that crashes later, after the job was sent but before
 # it read it from its channel: the job's input offset, shared with the
-# daemon's copy, says it was never taken.
+# daemon's copy, says it was never taken (within max_attempts only).
 . "$(dirname "$0")/lib.sh"
 
 need "$FAKE" "$REPO/build/tests/libfault.so"
@@ -58,5 +58,34 @@ expect_eq "its attempts: interrupted without a signal, then DONE" \
     "INTERRUPTED/-/interrupted: worker ended before it read the job DONE/-/-"
 check "the worker did crash (SIGSEGV in the log)" \
     grep -q 'killed by SIGSEGV' "$DAEMON_LOG"
+stop_daemon
+
+# That the job was not taken is the worker's word: a job is spared only
+# within its max_attempts, or workers that always die before reading
+# (or a subverted one that unsets the mark) would bounce it for ever.
+say "workers that always crash before reading their job"
+q "DELETE FROM attempts; DELETE FROM jobs"
+bounced=$(enqueue "$T/clip.mp4" "$T/out.bounced" max_attempts 2)
+start_daemon --worker "$(fault_worker FS_FAULT_IDLE_CRASH=always)" --workers 1
+wait_terminal "$bounced" 30 || dump_job "$bounced"
+expect_eq "spared twice (its max_attempts), then charged: FAILED, SIGSEGV" \
+    "$(q "SELECT status, attempts, last_signal FROM jobs WHERE id = $bounced")" \
+    "FAILED|3|11"
+expect_eq "its attempts" \
+    "$(q "SELECT group_concat(outcome || '/' || coalesce(signal, '-'), ' ')
+          FROM (SELECT * FROM attempts WHERE job_id = $bounced
+                ORDER BY attempt)")" \
+    "INTERRUPTED/- INTERRUPTED/- FAILED/11"
+stop_daemon
+
+say "a worker the sandbox kills is not believed"
+q "DELETE FROM attempts; DELETE FROM jobs"
+sys=$(enqueue "$T/clip.mp4" "$T/out.sys" max_attempts 2)
+start_daemon --worker "$(fault_worker FS_FAULT_IDLE_CRASH=always-sys)" \
+    --workers 1
+wait_terminal "$sys" 30 || dump_job "$sys"
+expect_eq "SIGSYS before reading: charged at once, FAILED after 2" \
+    "$(q "SELECT status, attempts, last_signal FROM jobs WHERE id = $sys")" \
+    "FAILED|2|31"
 stop_daemon
 finish
