@@ -368,7 +368,10 @@ now_ms=$(($(date +%s) * 1000))
 # history); retry10k: 980k DONE, then 10k RETRY still backing off ahead of
 # 10k PENDING (each claim walks past the waiting RETRY rows); later100k:
 # 890k DONE, 100k PENDING enqueued for tomorrow at priority 10, 10k
-# PENDING at 0 (before schema version 4 each claim walked past the 100k).
+# PENDING at 0 (before schema version 4 each claim walked past the 100k);
+# retrydue100k: 890k DONE, 100k RETRY all due a minute ago (a mass
+# transient failure), 10k PENDING (before version 4 each claim sorted the
+# 100k by priority; now each moves 16 of them into the priority order).
 make_db "$T/queue/pending.db" "SELECT $(sql_quote "$tiny0"), $(sql_quote "$T/noop-out"),
     1, 'PENDING', 0, NULL, NULL, NULL, NULL FROM c"
 make_db "$T/queue/done900k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' || i, 5,
@@ -390,7 +393,13 @@ make_db "$T/queue/later100k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' 
     CASE WHEN i > 890000 AND i <= 990000 THEN $now_ms + 86400000 END FROM c"
 sqlite3 "$T/queue/later100k.db" \
     "UPDATE jobs SET priority = 10 WHERE next_attempt_at IS NOT NULL"
-for s in pending done900k retry10k later100k; do
+make_db "$T/queue/retrydue100k.db" "SELECT '/videos/clip_' || i || '.mp4', '/out/' || i, 5,
+    CASE WHEN i <= 890000 THEN 'DONE' WHEN i <= 990000 THEN 'RETRY' ELSE 'PENDING' END,
+    i <= 990000, CASE WHEN i <= 890000 THEN 5 END,
+    CASE WHEN i <= 990000 THEN $now_ms - 3600000 END,
+    CASE WHEN i <= 990000 THEN $now_ms - 3500000 END,
+    CASE WHEN i > 890000 AND i <= 990000 THEN $now_ms - 60000 END FROM c"
+for s in pending done900k retry10k later100k retrydue100k; do
     cp "$T/queue/$s.db" "$T/queue/claim.db"
     rm -f "$T/queue/claim.db-wal" "$T/queue/claim.db-shm"
     "$T/claimlat" "$T/queue/claim.db" "$CLAIMS" > "$T/queue/claim.$s"

@@ -13,7 +13,7 @@ now=$(($(date +%s%N) / 1000000))
 
 say "a version 3 database, as that schema left it"
 sqlite3 "$DB" < "$REPO/sql/schema.sql"
-q "DROP INDEX jobs_pending_now;
+q "DROP INDEX jobs_pending_now; DROP INDEX jobs_retry_now;
    CREATE INDEX jobs_pending ON jobs (priority DESC, id, next_attempt_at)
        WHERE status = 'PENDING';
    PRAGMA user_version = 3;"
@@ -38,10 +38,11 @@ expect_eq "still version 3, old index there" \
 
 start_daemon --worker "$WORKER" --workers 1
 expect_eq "schema version after the start" "$(q "PRAGMA user_version")" 4
-expect_eq "old index gone, new one there" \
+expect_eq "old index gone, new ones there" \
     "$(q "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master
-          WHERE name IN ('jobs_pending', 'jobs_pending_now') ORDER BY name)")" \
-    jobs_pending_now
+          WHERE name IN ('jobs_pending', 'jobs_pending_now', 'jobs_retry_now')
+          ORDER BY name)")" \
+    jobs_pending_now,jobs_retry_now
 check_sql "the three runnable jobs DONE" \
     "SELECT count(*) FROM jobs WHERE status = 'DONE'" 3 20
 expect_eq "in priority order, the due one among them" \

@@ -302,6 +302,32 @@ main(void)
     CHECKF(steps_behind < steps_alone + 100,
            "2,000 later rows ahead: %ld VM steps, %ld without", steps_behind,
            steps_alone);
+
+    /*
+     * RETRY rows that come due together join the priority order the same
+     * way: the claim's cost does not grow with them (version 3 sorted
+     * every due one by priority at each claim).  The claim takes the
+     * plain row at priority 9 both times; behind 20 due RETRY rows, then
+     * behind 2,000.
+     */
+    long steps_due[2];
+    for (int round = 0; round < 2; round++) {
+        exec(q, "DELETE FROM jobs");
+        snprintf(sql, sizeof(sql),
+                 "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                 " FROM c WHERE i < %d) INSERT INTO jobs (input, output_dir,"
+                 " status, next_attempt_at) SELECT '/due-' || i, '/out',"
+                 " 'RETRY', %lld FROM c",
+                 round ? 2000 : 20, (long long)queue_now_ms() - 60000);
+        exec(q, sql);
+        add(q, "plain-p9", 9, "PENDING", 0, 0);
+        steps_due[round] = claim_steps(q, j, &got);
+        CHECKF(strcmp(got, "plain-p9") == 0, "claim behind due RETRY: %s", got);
+    }
+    CHECKF(steps_due[1] < 2 * steps_due[0],
+           "behind 2,000 due RETRY rows: %ld VM steps, behind 20: %ld",
+           steps_due[1], steps_due[0]);
+    CHECK(strcmp(claim(q, j), "due-1") == 0);
     queue_close(q);
     free(j);
     unlink(path);
