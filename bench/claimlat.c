@@ -6,7 +6,8 @@
  * prepares the statements, as a running daemon already has.  WAL
  * checkpoints run between claims, off the clock, once the WAL holds 1,000
  * pages: the daemon runs them in its threadpool (checkpoint.c), not in
- * the commit, where SQLite's own would land.
+ * the commit, where SQLite's own would land (its loop only copies the
+ * few pages written meanwhile, inside a commit, which this leaves out).
  *
  * usage: claimlat DB N  ->  "claims=N p50_ms=X p99_ms=X max_ms=X empty=N"
  */

@@ -38,9 +38,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 -- next_attempt_at: a RETRY row's backoff, or a PENDING row's "not before
 -- then".  Rows that carry one are kept by when they are due, so
 -- thousands still waiting cost the claim nothing; once due, each claim
--- clears the next_attempt_at of up to 16 of each kind, earliest first,
--- which moves them into the priority order.  Both priority indexes cover
--- what the claim reads.  (Version 4.  Version 3 sorted the due RETRY
+-- clears the next_attempt_at of up to 16 of each kind, earliest first
+-- and, among rows due at the same time, by priority, which moves them
+-- into the priority order.  Both priority indexes cover what the claim
+-- reads.  (Version 4.  Version 3 sorted the due RETRY
 -- rows by priority at every claim, and kept PENDING rows enqueued for
 -- later in the PENDING index: with 100,000 of either, due RETRY rows or
 -- later PENDING ones at a higher priority than the runnable rows, each
@@ -52,18 +53,20 @@ CREATE INDEX IF NOT EXISTS jobs_pending_now ON jobs (priority DESC, id)
     WHERE status = 'PENDING' AND next_attempt_at IS NULL;
 CREATE INDEX IF NOT EXISTS jobs_retry_now ON jobs (priority DESC, id)
     WHERE status = 'RETRY' AND next_attempt_at IS NULL;
--- RETRY rows by when they are due: the wake-up and the claim's moving.
-CREATE INDEX IF NOT EXISTS jobs_retry_due
-    ON jobs (next_attempt_at, priority)
-    WHERE status = 'RETRY';
 
--- PENDING rows that carry a not-before time, for the daemon's wake-up
--- (without it a job enqueued for later waited for something else to wake
--- the daemon) and for the claim, which moves the due ones into
--- jobs_pending_now.  Only such rows are in it, so plain INSERTs never
--- touch it.  (Version 3.)
-CREATE INDEX IF NOT EXISTS jobs_pending_later ON jobs (next_attempt_at)
+-- Rows that wait, by when they are due, for the daemon's wake-up and for
+-- the claim's moving.  Only such rows are in them, so plain INSERTs never
+-- touch them.  (Version 3 had the PENDING one, without the priority; it
+-- woke the daemon for a job enqueued for later, which until then waited
+-- for something else to.  Version 2 indexed every RETRY row by time.)
+DROP INDEX IF EXISTS jobs_retry_due;
+DROP INDEX IF EXISTS jobs_pending_later;
+CREATE INDEX IF NOT EXISTS jobs_pending_waiting
+    ON jobs (next_attempt_at, priority DESC)
     WHERE status = 'PENDING' AND next_attempt_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_retry_waiting
+    ON jobs (next_attempt_at, priority DESC)
+    WHERE status = 'RETRY' AND next_attempt_at IS NOT NULL;
 
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 

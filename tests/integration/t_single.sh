@@ -49,14 +49,14 @@ stop_daemon
 # runs the schema again, which puts them back, instead of failing at
 # every claim.
 say "indexes dropped by hand"
-q "DROP INDEX jobs_retry_due; DROP INDEX jobs_pending_later;
+q "DROP INDEX jobs_retry_waiting; DROP INDEX jobs_pending_waiting;
    DROP INDEX jobs_pending_now; DROP INDEX jobs_retry_now"
 start_daemon --worker "$WORKER" --workers 1
 check "the start says it ran the schema again" \
     grep -q 'no such index: .*; running the schema again' "$DAEMON_LOG"
 expect_eq "the four indexes back" \
     "$(q "SELECT count(*) FROM sqlite_master WHERE type = 'index'
-          AND name IN ('jobs_retry_due', 'jobs_pending_later',
+          AND name IN ('jobs_retry_waiting', 'jobs_pending_waiting',
                        'jobs_pending_now', 'jobs_retry_now')")" 4
 id=$(enqueue "$T/clip.mp4" "$T/out.reindexed")
 check_sql "and a job DONE" \

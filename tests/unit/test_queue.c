@@ -8,8 +8,9 @@
  * lock costs a batch one short wait, not one per transition.  The next
  * due time, which the daemon sleeps until, counts PENDING jobs enqueued
  * for later and a job that came due since the claims looked.  PENDING
- * jobs enqueued for later join the priority order once due, and cost the
- * claim nothing before.
+ * jobs enqueued for later and RETRY jobs backing off join the priority
+ * order once due (by priority among those due at one time), and cost the
+ * claim nothing before or after, however many.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -281,6 +282,32 @@ main(void)
     CHECK(strcmp(claim(q, j), "(none)") == 0);
     CHECK(count(q, "SELECT count(*) FROM jobs WHERE input = '/later-p9'"
                    " AND status = 'PENDING' AND next_attempt_at > 0") == 1);
+
+    /*
+     * Due together (failures that ended in one millisecond share their
+     * retry time), RETRY rows move in by priority: twenty at 9 go before
+     * a plain row at 5, though twenty at 0 were failed first.
+     */
+    exec(q, "DELETE FROM jobs");
+    for (int i = 0; i < 40; i++) {
+        char sql_tie[256];
+        snprintf(sql_tie, sizeof(sql_tie),
+                 "INSERT INTO jobs (input, output_dir, priority, status,"
+                 " next_attempt_at) VALUES ('/tie-p%d-%02d', '/out', %d,"
+                 " 'RETRY', 1000)",
+                 i < 20 ? 0 : 9, i, i < 20 ? 0 : 9);
+        exec(q, sql_tie);
+    }
+    add(q, "plain-p5", 5, "PENDING", 0, 0);
+    int n_high = 0;
+    for (int i = 0; i < 20; i++)
+        n_high += strncmp(claim(q, j), "tie-p9-", 7) == 0;
+    CHECKF(n_high == 20, "due at one time: %d of the first 20 at 9", n_high);
+    snprintf(side, sizeof(side), "%s", claim(q, j));
+    CHECKF(strcmp(side, "plain-p5") == 0, "then the plain row: %s", side);
+    snprintf(side, sizeof(side), "%s", claim(q, j));
+    CHECKF(strcmp(side, "tie-p0-00") == 0, "then the rest: %s", side);
+    exec(q, "DELETE FROM jobs");
 
     const char *got;
     char got_a[32];
