@@ -136,23 +136,22 @@ has_taken_job(const struct slot_job *sj)
  * sandbox killed.
  */
 static int
-is_spared(const struct slot *s)
+is_spared(const struct slot *s, int is_taken)
 {
-    return s->sj->sent_fd >= 0 && !has_taken_job(s->sj) &&
-           s->term_signal != SIGSYS &&
+    return s->sj->sent_fd >= 0 && !is_taken && s->term_signal != SIGSYS &&
            s->sj->job.attempts <= s->sj->job.max_attempts;
 }
 
 /* Ends the slot's job (if any) with how the worker went. */
 static void
-end_job_on_death(struct slot *s)
+end_job_on_death(struct slot *s, int is_taken)
 {
     struct attempt_end e = {0};
     int exit_code = (int)s->exit_status, term_signal = s->term_signal;
 
     if (s->sj == NULL)
         return;
-    if (is_spared(s)) {
+    if (is_spared(s, is_taken)) {
         /* Neither charged nor recorded as its crash: the log says how
          * the worker went. */
         e.kind = END_INTERRUPTED;
@@ -179,9 +178,12 @@ end_job_on_death(struct slot *s)
 static void
 slot_try_finalize(struct slot *s)
 {
+    int is_taken;
+
     if (!s->has_exited || !s->has_eof || !s->has_err_eof)
         return;
     errlog_flush(&s->errlog);
+    is_taken = s->sj != NULL && has_taken_job(s->sj);
     /*
      * Dying before HELLO, or soon after it without ever taking a job, is
      * the install's fault, not a job's: count it for the respawn backoff
@@ -189,11 +191,11 @@ slot_try_finalize(struct slot *s)
      * hand that job on, uncharged, as fast as workers respawn).
      */
     if (s->state == SLOT_STARTING ||
-        (s->jobs_served == 0 && (s->sj == NULL || !has_taken_job(s->sj)) &&
-         !s->pool->is_draining && s->state != SLOT_DYING &&
+        (s->jobs_served == 0 && !is_taken && !s->pool->is_draining &&
+         s->state != SLOT_DYING &&
          uv_now(s->pool->loop) - s->spawned_ms < 1000))
         s->start_failures++;
-    end_job_on_death(s);
+    end_job_on_death(s, is_taken);
     slot_close(s);
 }
 

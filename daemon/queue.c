@@ -45,6 +45,13 @@ enum stmt_id {
     S_COUNT
 };
 
+#define PROMOTE_DUE(status, waiting_index)                                     \
+    "UPDATE jobs SET next_attempt_at = NULL WHERE id IN ("                     \
+    " SELECT id FROM jobs INDEXED BY " waiting_index                           \
+    "  WHERE status = '" status "' AND next_attempt_at IS NOT NULL"            \
+    "  AND next_attempt_at <= ?1"                                              \
+    "  ORDER BY next_attempt_at, priority DESC, id LIMIT 16)"
+
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -61,18 +68,8 @@ static const char *const stmt_sql[S_COUNT] = {
      * next claims, earliest first and, at the same time, by priority
      * (failures that end in one millisecond share their retry time).
      */
-    [S_PROMOTE_PENDING] =
-        "UPDATE jobs SET next_attempt_at = NULL WHERE id IN ("
-        " SELECT id FROM jobs INDEXED BY jobs_pending_waiting"
-        "  WHERE status = 'PENDING' AND next_attempt_at IS NOT NULL"
-        "  AND next_attempt_at <= ?1"
-        "  ORDER BY next_attempt_at, priority DESC, id LIMIT 16)",
-    [S_PROMOTE_RETRY] =
-        "UPDATE jobs SET next_attempt_at = NULL WHERE id IN ("
-        " SELECT id FROM jobs INDEXED BY jobs_retry_waiting"
-        "  WHERE status = 'RETRY' AND next_attempt_at IS NOT NULL"
-        "  AND next_attempt_at <= ?1"
-        "  ORDER BY next_attempt_at, priority DESC, id LIMIT 16)",
+    [S_PROMOTE_PENDING] = PROMOTE_DUE("PENDING", "jobs_pending_waiting"),
+    [S_PROMOTE_RETRY] = PROMOTE_DUE("RETRY", "jobs_retry_waiting"),
     [S_CLAIM] =
         "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1,"
         " started_at = ?1, worker_pid = ?2, next_attempt_at = NULL,"

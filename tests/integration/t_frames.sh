@@ -4,8 +4,8 @@
 # PSNR against ffmpeg's own select=eq(n\,K) on an H.264 mp4 with B-frames
 # and GOP 50, a VP9 webm, an H.264 mkv, MPEG-4 with B-frames in AVI
 # (packets without pts) and an intra-refresh H.264 mp4 (its "keyframes"
-# are recovery points, from which nothing decodes for a while); keyframe mode delivers the last keyframe at or
-# before each position.  A last target too damaged to decode is stood in
+# are recovery points, from which nothing decodes for a while); keyframe
+# mode delivers the last keyframe at or before each position.  A last target too damaged to decode is stood in
 # for by the frame after it.  With the worker's CLI: an MP4 without stss
 # still gets its real keyframes, and one cut short gets no frame for the
 # positions past the cut.
