@@ -177,10 +177,14 @@ announce_end(struct slot_job *sj)
     d.stats.done += o.status == JOB_DONE;
     d.stats.retried += o.status == JOB_RETRY;
     d.stats.failed += o.status == JOB_FAILED;
+    /* DONE is routine: at hundreds of jobs a second a line each would
+     * pass journald's default rate limit (10,000 per 30 s) and have it
+     * suppress the warnings below.  The queue keeps every job; STATUS=
+     * (main.c) counts them. */
     if (o.status == JOB_DONE)
-        log_info("job=%lld worker=%d attempt=%d DONE frames=%d decoded=%d",
-                 (long long)sj->job.id, sj->worker_pid, sj->job.attempts,
-                 (int)sj->frames_received, sj->frames_decoded);
+        log_debug("job=%lld worker=%d attempt=%d DONE frames=%d decoded=%d",
+                  (long long)sj->job.id, sj->worker_pid, sj->job.attempts,
+                  (int)sj->frames_received, sj->frames_decoded);
     else
         log_warn("job=%lld worker=%d attempt=%d/%d %s%s%s %s%s",
                  (long long)sj->job.id, sj->worker_pid, sj->job.attempts,
