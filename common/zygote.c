@@ -21,6 +21,22 @@
 
 #define MAX_FDS 2
 
+/*
+ * Forked workers share the zygote's layout: library, heap and stack
+ * addresses, the stack canary and glibc's pointer guard, all of which
+ * exec re-randomises.  A server that respawns crashed children with one
+ * layout lets an attacker read it one crash at a time (blind ROP guesses
+ * a canary byte by byte, 128 crashes a byte on average; an address takes
+ * more), so once this many workers have died of a fault signal the
+ * zygote execs itself again, right after its next fork: same pid, same
+ * socket, its workers still its children (exec keeps them), and a fresh
+ * layout for every later fork.  An exec costs about 26 ms of CPU
+ * (linking), during which spawn requests wait: where a tenth of short
+ * clips crash (bench/: crashy, 60 crashes a second) that is one a
+ * second.
+ */
+#define LAYOUT_CRASHES 64
+
 int
 zygote_send(int sock, const struct zygote_msg *m, const int *fds, int nfds)
 {
@@ -69,27 +85,72 @@ become_worker(pid_t zygote, int sfd, const sigset_t *mask, int chan, int err)
     close(err);
 }
 
-static void
-report_exits(int is_open, int *children)
+/* What a decoder's memory bug ends in, or a sandbox refusal: not the
+ * daemon's SIGKILLs (timeouts, stops) and not exits. */
+static int
+is_fault(int status)
+{
+    if (!WIFSIGNALED(status))
+        return 0;
+    switch (WTERMSIG(status)) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGILL:
+    case SIGFPE:
+    case SIGABRT:
+    case SIGSYS:
+    case SIGTRAP:
+        return 1;
+    }
+    return 0;
+}
+
+/* Reaps and reports; returns whether children remain (none: ECHILD, which
+ * also holds across a re-exec that forgot how many there were). */
+static int
+report_exits(int is_open, unsigned *faults)
 {
     struct zygote_msg m = {.type = ZY_EXITED};
     int status;
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        (*children)--;
+        *faults += is_fault(status);
         m.pid = pid;
         m.status = status;
         if (is_open && zygote_send(ZYGOTE_FD, &m, NULL, 0) == -1)
             log_warn("zygote: report exit of %d: %s", (int)pid,
                      strerror(errno));
     }
+    return !(pid == -1 && errno == ECHILD);
 }
 
-/* Forks one worker; returns 1 in it, 0 in the zygote. */
+/*
+ * Becomes a fresh image of itself, with the descriptors it started with
+ * (fds 0-3; the signalfd is close-on-exec).  SIGCHLD stays blocked
+ * through the exec, so a child that ends meanwhile waits, a zombie, for
+ * the new image's first report_exits.  Returns only if the exec failed,
+ * with nothing changed.
+ */
+static void
+reexec(char **argv, unsigned faults)
+{
+    extern char **environ;
+
+    log_info("zygote: %u workers died of a fault signal: exec'ing anew, "
+             "so that later workers get a fresh address-space layout",
+             faults);
+    execve("/proc/self/exe", argv, environ);
+    if (errno == ENOENT) /* no /proc mounted */
+        execve(argv[0], argv, environ);
+    log_warn("zygote: exec %s: %s; keeping this layout", argv[0],
+             strerror(errno));
+}
+
+/* Forks one worker; returns 1 in it, 0 in the zygote, -1 if fork failed. */
 static int
 spawn(const struct zygote_msg *req, const int *fds, int sfd,
-      const sigset_t *mask, int *children)
+      const sigset_t *mask)
 {
     struct zygote_msg m = {.type = ZY_SPAWNED, .tag = req->tag};
     pid_t self = getpid(), pid = fork();
@@ -105,9 +166,8 @@ spawn(const struct zygote_msg *req, const int *fds, int sfd,
         m.type = ZY_FAILED;
         m.status = errno;
         (void)zygote_send(ZYGOTE_FD, &m, NULL, 0);
-        return 0;
+        return -1;
     }
-    (*children)++;
     m.pid = pid;
     /* Not reaped before this is sent: the pidfd names this very child. */
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -119,10 +179,11 @@ spawn(const struct zygote_msg *req, const int *fds, int sfd,
 }
 
 void
-zygote_serve(void)
+zygote_serve(char **argv)
 {
     pid_t daemon = getppid();
-    int children = 0, is_open = 1;
+    int is_open = 1, has_children;
+    unsigned faults = 0;
     sigset_t chld, old;
     int sfd;
 
@@ -132,8 +193,18 @@ zygote_serve(void)
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, &old);
+    /* A re-exec'd image inherits SIGCHLD blocked; workers never have it. */
+    sigdelset(&old, SIGCHLD);
+    /* Whatever the daemon's own parent left open (libuv passes on all
+     * that is not close-on-exec) is not the zygote's to hold. */
+    if (syscall(SYS_close_range, ZYGOTE_FD + 1, ~0U, 0) == -1)
+        for (int fd = ZYGOTE_FD + 1; fd < 1024; fd++)
+            (void)close(fd);
     if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
         fatal("zygote: signalfd");
+    /* After a re-exec: the workers of the image before are ours. */
+    has_children = report_exits(is_open, &faults);
+    faults = 0;
     for (;;) {
         struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
                               {.fd = ZYGOTE_FD, .events = POLLIN}};
@@ -141,7 +212,7 @@ zygote_serve(void)
         struct zygote_msg req;
         int fds[MAX_FDS], n;
 
-        if (!is_open && children == 0)
+        if (!is_open && !has_children)
             _exit(0);
         if (poll(p, is_open ? 2 : 1, -1) == -1) {
             if (errno == EINTR)
@@ -151,7 +222,7 @@ zygote_serve(void)
         if (p[0].revents) {
             while (read(sfd, &si, sizeof(si)) == sizeof(si))
                 ;
-            report_exits(is_open, &children);
+            has_children = report_exits(is_open, &faults);
         }
         if (!is_open || p[1].revents == 0)
             continue;
@@ -163,8 +234,15 @@ zygote_serve(void)
             continue;
         }
         if (n == 2 && req.type == ZY_SPAWN) {
-            if (spawn(&req, fds, sfd, &old, &children))
+            int rc = spawn(&req, fds, sfd, &old);
+
+            if (rc == 1)
                 return;
+            has_children |= rc == 0;
+            if (faults >= LAYOUT_CRASHES) {
+                reexec(argv, faults);
+                faults = 0;
+            }
             continue;
         }
         log_warn("zygote: malformed request refused");

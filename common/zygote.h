@@ -51,7 +51,8 @@ int zygote_recv(int sock, struct zygote_msg *, int *fds, int maxfds,
  * the daemon's socket): forks a worker per ZY_SPAWN until the daemon
  * hangs up, then exits once its workers are gone.  Returns only in a new
  * worker, with the worker's channel on fd 3 and its stderr on fd 2.
+ * argv is main's, for the exec that renews the layout after crashes.
  */
-void zygote_serve(void);
+void zygote_serve(char **argv);
 
 #endif

@@ -549,7 +549,7 @@ run_daemon(struct worker *w, int argc, char **argv)
     }
     /* Libraries are loaded: from here on each worker is a fork. */
     if (o.is_zygote)
-        zygote_serve();
+        zygote_serve(argv);
     /* Die with the supervisor (or zygote), even when stuck in a decoder. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)

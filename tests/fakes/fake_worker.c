@@ -315,7 +315,7 @@ main(int argc, char **argv)
     /* Started as the daemon starts every worker: become one by fork. */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], ZYGOTE_ARG) == 0)
-            zygote_serve();
+            zygote_serve(argv);
 
     if (m != NULL && *m != '\0')
         mode = m;

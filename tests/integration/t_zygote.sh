@@ -39,6 +39,62 @@ for w in $(workers "$DAEMON_PID"); do
         "$(awk '/^PPid:/ { print $2 }' "/proc/$w/status")" "$zygote"
 done
 
+say "64 crashes: the zygote execs itself anew (common/zygote.c LAYOUT_CRASHES)"
+# Forks share the zygote's layout; a fresh exec moves every library.
+lib_base() { awk '/libavcodec/ { split($1, a, "-"); print a[1]; exit }' \
+    "/proc/$1/maps"; }
+fds() { find "/proc/$1/fd" -mindepth 1 -printf '%f\n' | sort -n | tr '\n' ' '; }
+base0=$(lib_base "$zygote")
+check "libavcodec found in the zygote's maps" test -n "$base0"
+# 0-2, its socket, its signalfd: nothing inherited from the test's shell.
+expect_eq "the zygote's descriptors" "$(fds "$zygote")" "0 1 2 3 4 "
+# A job that stays running on one worker across the exec, and ends by a
+# signal the new image must report with its exact status.
+held=$(enqueue "$T/slow.mp4" "$T/out.held" max_attempts 1)
+check_sql "held job RUNNING" "SELECT status FROM jobs WHERE id=$held" \
+    RUNNING 10
+held_pid=$(job_field "$held" worker_pid)
+{
+    echo "BEGIN;"
+    for i in $(seq 64); do
+        echo "INSERT INTO jobs(input, output_dir, max_attempts)
+              VALUES('$T/segv.mp4', '$T/out.c$i', 1);"
+    done
+    echo "COMMIT;"
+} | sqlite3 -cmd '.timeout 5000' "$DB"
+check_sql "64 crash jobs FAILED with SIGSEGV on the other worker" \
+    "SELECT count(*) FROM jobs WHERE output_dir LIKE '$T/out.c%'
+     AND status = 'FAILED' AND last_signal = 11" 64 60
+check "the exec is logged" wait_log "exec'ing anew" 5
+expect_eq "once" "$(grep -c "exec'ing anew" "$DAEMON_LOG")" 1
+expect_eq "the zygote keeps its pid" "$(children "$DAEMON_PID")" "$zygote"
+base1=$(lib_base "$zygote")
+check "libavcodec moved ($base0 -> $base1)" \
+    test -n "$base1" -a "$base1" != "$base0"
+expect_eq "the new image's descriptors" "$(fds "$zygote")" "0 1 2 3 4 "
+# The 64th crash's replacement was forked just before the exec; the one
+# after the next crash comes from the new image.
+segv=$(enqueue "$T/segv.mp4" "$T/out.c65" max_attempts 1)
+wait_terminal "$segv" 20 || fail "65th crash job not terminal"
+check "pool back to $N" wait_workers "$DAEMON_PID" "$N" 5
+for w in $(workers "$DAEMON_PID"); do
+    [ "$w" = "$held_pid" ] && continue
+    expect_eq "worker $w forked from the new image" "$(lib_base "$w")" "$base1"
+done
+expect_eq "the held job's worker lived through the exec" \
+    "$(awk '/^PPid:/ { print $2 }' "/proc/$held_pid/status" 2>/dev/null)" \
+    "$zygote"
+expect_eq "and kept the old layout" "$(lib_base "$held_pid")" "$base0"
+kill -SEGV "$held_pid"
+check_sql "its crash reported by the new image: FAILED, signal 11" \
+    "SELECT status || '|' || last_signal FROM jobs WHERE id=$held" \
+    "FAILED|11" 10
+check "pool back to $N after it" wait_workers "$DAEMON_PID" "$N" 5
+ok_job=$(enqueue "$T/normal.mp4" "$T/out.after")
+check_sql "a clean job after the exec is DONE" \
+    "SELECT status || '|' || frames_written FROM jobs WHERE id=$ok_job" \
+    "DONE|5" 20
+
 say "kill -9 of the zygote while two jobs run (60 s each)"
 a=$(enqueue "$T/slow.mp4" "$T/out.a")
 b=$(enqueue "$T/slow.mp4" "$T/out.b")
