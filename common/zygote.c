@@ -129,8 +129,11 @@ report_exits(int is_open, unsigned *faults)
  * Becomes a fresh image of itself, with the descriptors it started with
  * (fds 0-3; the signalfd is close-on-exec).  SIGCHLD stays blocked
  * through the exec, so a child that ends meanwhile waits, a zombie, for
- * the new image's first report_exits.  Returns only if the exec failed,
- * with nothing changed.
+ * the new image's first report_exits.  /proc/self/exe is the binary this
+ * image came from even if an upgrade replaced the file since; if the new
+ * image cannot start (its libraries removed too), the zygote dies, its
+ * workers with it, and the daemon treats that as any zygote death.
+ * Returns only if the exec failed, with nothing changed.
  */
 static void
 reexec(char **argv, unsigned faults)
@@ -141,10 +144,19 @@ reexec(char **argv, unsigned faults)
              "so that later workers get a fresh address-space layout",
              faults);
     execve("/proc/self/exe", argv, environ);
-    if (errno == ENOENT) /* no /proc mounted */
+    if (errno == ENOENT) /* no /proc mounted: the path the daemon ran */
         execve(argv[0], argv, environ);
-    log_warn("zygote: exec %s: %s; keeping this layout", argv[0],
+    log_warn("zygote: exec %s: %s; keeping this layout for now", argv[0],
              strerror(errno));
+}
+
+/* exec names the process after the path's last part: "exe". */
+static void
+keep_name(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+
+    (void)prctl(PR_SET_NAME, slash ? slash + 1 : argv0);
 }
 
 /* Forks one worker; returns 1 in it, 0 in the zygote, -1 if fork failed. */
@@ -198,8 +210,9 @@ zygote_serve(char **argv)
     /* Whatever the daemon's own parent left open (libuv passes on all
      * that is not close-on-exec) is not the zygote's to hold. */
     if (syscall(SYS_close_range, ZYGOTE_FD + 1, ~0U, 0) == -1)
-        for (int fd = ZYGOTE_FD + 1; fd < 1024; fd++)
-            (void)close(fd);
+        for (long fd = ZYGOTE_FD + 1; fd < sysconf(_SC_OPEN_MAX); fd++)
+            (void)close((int)fd);
+    keep_name(argv[0]);
     if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
         fatal("zygote: signalfd");
     /* After a re-exec: the workers of the image before are ours. */
@@ -241,7 +254,8 @@ zygote_serve(char **argv)
             has_children |= rc == 0;
             if (faults >= LAYOUT_CRASHES) {
                 reexec(argv, faults);
-                faults = 0;
+                /* It failed (E2BIG, ENOMEM...): again in a few crashes. */
+                faults = LAYOUT_CRASHES - 8;
             }
             continue;
         }

@@ -14,8 +14,11 @@ ln "$T/clip.mp4" "$T/normal.mp4"
 fault_clip "$T/clip.mp4" "$T/segv.mp4" FAULT_SEGV
 fault_clip "$T/clip.mp4" "$T/slow.mp4" FAULT_SLOW
 
+# A descriptor the daemon's parent leaves open: the zygote must not keep it.
+exec 9< /dev/null
 start_daemon --worker "$(fault_worker FS_FAULT_SLOW_MS=60000)" \
     --workers "$N" --no-crash-retry -v
+exec 9<&-
 zygote=$(children "$DAEMON_PID")
 expect_eq "one child of the daemon: the zygote" \
     "$(echo "$zygote" | grep -c .)" 1
@@ -48,6 +51,7 @@ base0=$(lib_base "$zygote")
 check "libavcodec found in the zygote's maps" test -n "$base0"
 # 0-2, its socket, its signalfd: nothing inherited from the test's shell.
 expect_eq "the zygote's descriptors" "$(fds "$zygote")" "0 1 2 3 4 "
+comm0=$(cat "/proc/$zygote/comm")
 # A job that stays running on one worker across the exec, and ends by a
 # signal the new image must report with its exact status.
 held=$(enqueue "$T/slow.mp4" "$T/out.held" max_attempts 1)
@@ -72,8 +76,11 @@ base1=$(lib_base "$zygote")
 check "libavcodec moved ($base0 -> $base1)" \
     test -n "$base1" -a "$base1" != "$base0"
 expect_eq "the new image's descriptors" "$(fds "$zygote")" "0 1 2 3 4 "
-# The 64th crash's replacement was forked just before the exec; the one
-# after the next crash comes from the new image.
+expect_eq "and its name ($comm0, not exe)" "$(cat "/proc/$zygote/comm")" \
+    "$comm0"
+# The exec came after the replacement fork that followed the 64th crash
+# (the one above and 63 of these); the replacement after one more crash
+# surely comes from the new image.
 segv=$(enqueue "$T/segv.mp4" "$T/out.c65" max_attempts 1)
 wait_terminal "$segv" 20 || fail "65th crash job not terminal"
 check "pool back to $N" wait_workers "$DAEMON_PID" "$N" 5
