@@ -10,7 +10,7 @@ CC ?= cc
 DEB_PKGS = build-essential pkg-config libuv1-dev libavformat-dev \
 	libavcodec-dev libavutil-dev libswscale-dev libturbojpeg0-dev \
 	libsqlite3-dev libseccomp-dev sqlite3 ffmpeg procps valgrind systemd \
-	bubblewrap socat strace
+	bubblewrap socat strace e2fsprogs xfsprogs btrfs-progs
 
 PKG_DAEMON = libuv sqlite3
 PKG_CTL = sqlite3
