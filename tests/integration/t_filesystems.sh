@@ -6,7 +6,7 @@
 # each, jobs end DONE with their five frames and nothing temporary left,
 # and strace of the daemon shows the sync path that file system must get:
 # fsyncs of the job's files on ext2 and no syncfs there, a syncfs on the
-# others.  Mounting needs root: run as anyone else, it runs itself again
+# others; an interrupted run unmounts lazily.  Mounting needs root: run as anyone else, it runs itself again
 # through sudo (as `make test` installs packages), and fails without it.
 if [ "$(id -u)" -ne 0 ]; then
     sudo -n true 2> /dev/null || {
@@ -44,7 +44,9 @@ for fs in ext2 ext4 xfs btrfs; do
         fail "mount $fs: $(cat "$T/mount.$fs.log")"
         continue
     fi
-    on_exit "umount '$mnt' 2>/dev/null"
+    # Lazy: on an interrupted run the daemon, killed only after the exit
+    # hooks, still holds the mount, and rm -rf of $T must not enter it.
+    on_exit "umount -l '$mnt' 2>/dev/null"
     expect_eq "mounted as $fs" "$(findmnt -n -o FSTYPE "$mnt")" "$fs"
 
     start_daemon --workers 2
@@ -61,13 +63,15 @@ for fs in ext2 ext4 xfs btrfs; do
             break
         sleep 0.05
     done
+    check "$fs: strace attached" \
+        grep -q "^TracerPid:[[:space:]]*$sp\$" "/proc/$DAEMON_PID/status"
     ids=()
     for i in 1 2 3 4 5 6; do
         ids+=("$(enqueue "$T/clip.mp4" "$mnt/jobs/out.$i")")
     done
     check_sql "$fs: 6 jobs DONE with 5 frames each" \
         "SELECT count(*) FROM jobs WHERE id IN ($(IFS=,; echo "${ids[*]}"))
-         AND status = 'DONE' AND frames_written = 5" 6 60
+         AND status = 'DONE' AND frames_written = 5" 6 20
     files=$(find "$mnt/jobs" -name 'frame_*.jpg' | wc -l)
     expect_eq "$fs: 30 frame files" "$files" 30
     check "$fs: no temporary file left" no_tmp_files "$mnt"
@@ -91,10 +95,12 @@ for fs in ext2 ext4 xfs btrfs; do
     else
         check "$fs: frames made durable by syncfs ($syncfs syncfs)" \
             test "$syncfs" -ge 1
-        check "$fs: not one fsync per frame ($fsyncs fsyncs)" \
-            test "$fsyncs" -lt 30
+        expect_eq "$fs: no fsync" "$fsyncs" 0
     fi
-    umount "$mnt" || fail "umount $fs"
-    rm -f "$img"
+    if umount "$mnt"; then
+        rm -f "$img"
+    else
+        fail "umount $fs"
+    fi
 done
 finish
