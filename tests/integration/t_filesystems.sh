@@ -6,8 +6,9 @@
 # each, jobs end DONE with their five frames and nothing temporary left,
 # and strace of the daemon shows the sync path that file system must get:
 # fsyncs of the job's files on ext2 and no syncfs there, a syncfs on the
-# others; an interrupted run unmounts lazily.  Mounting needs root: run as anyone else, it runs itself again
-# through sudo (as `make test` installs packages), and fails without it.
+# others; an interrupted run unmounts lazily.  Mounting needs root: run
+# as anyone else, the test runs itself again through sudo (as `make test`
+# installs packages), and fails without it.
 if [ "$(id -u)" -ne 0 ]; then
     sudo -n true 2> /dev/null || {
         echo "t_filesystems: needs root or sudo to mount loop file systems" >&2
