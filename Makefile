@@ -25,6 +25,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 COMMON_SRCS = \
+	common/closefrom.c \
 	common/fdpass.c \
 	common/log.c \
 	common/proto.c \

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "closefrom.h"
 #include "fdpass.h"
 #include "log.h"
 
@@ -209,9 +210,7 @@ zygote_serve(char **argv)
     sigdelset(&old, SIGCHLD);
     /* Whatever the daemon's own parent left open (libuv passes on all
      * that is not close-on-exec) is not the zygote's to hold. */
-    if (syscall(SYS_close_range, ZYGOTE_FD + 1, ~0U, 0) == -1)
-        for (long fd = ZYGOTE_FD + 1; fd < sysconf(_SC_OPEN_MAX); fd++)
-            (void)close((int)fd);
+    close_from(ZYGOTE_FD + 1);
     keep_name(argv[0]);
     if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
         fatal("zygote: signalfd");

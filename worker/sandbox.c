@@ -23,9 +23,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "closefrom.h"
 #include "log.h"
 
 #define CHANNEL_FD 3
@@ -244,9 +244,7 @@ sandbox_enter(const struct sandbox_opts *o, char *err, size_t errlen)
         return -1;
     }
     clearenv();
-    if (syscall(SYS_close_range, CHANNEL_FD + 1, ~0U, 0) == -1)
-        for (int fd = CHANNEL_FD + 1; fd < 1024; fd++)
-            (void)close(fd);
+    close_from(CHANNEL_FD + 1);
     if (set_limits(o, err, errlen) == -1)
         return -1;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
