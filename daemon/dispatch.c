@@ -39,6 +39,12 @@
 /* Retries of transitions the queue refused: the first, and the longest. */
 #define QUEUE_RETRY_MIN_MS 200
 #define QUEUE_RETRY_MAX_MS 5000
+/*
+ * The same while another connection holds the write lock: a client's
+ * INSERT holds it for milliseconds, and a try costs two lock calls.
+ */
+#define LOCK_RETRY_MIN_MS 1
+#define LOCK_RETRY_MAX_MS 32
 
 /* Ended jobs in order, linked through next_end. */
 struct end_list {
@@ -56,6 +62,7 @@ static struct {
     uv_prepare_t flush;
     uv_timer_t retry_timer; /* retry_queue_later */
     uint64_t retry_ms;      /* its next delay */
+    uint64_t lock_retry_ms; /* its next delay while locked out */
     int is_retry_due;       /* the timer ran: unrecorded ends go again */
     int is_closed;          /* dispatch_fini ran: no batch, no turns */
     int is_queue_lost;      /* and then an end could not be recorded */
@@ -68,6 +75,7 @@ static struct {
                              waiting for data_version, which our own
                              commits do not move */
     int is_draining;
+    int is_change_unseen; /* the database changed while no slot was idle */
     unsigned relooks; /* on_kick's looks so far after one fs event */
     int persisting; /* ended attempts whose frames are still syncing */
     int is_claim_waiting; /* claims stopped for the disk (is_disk_behind) */
@@ -206,11 +214,15 @@ static void on_queue_retry(uv_timer_t *);
 static void
 retry_queue_later(void)
 {
+    uint64_t *delay = queue_is_locked_out(d.q) ? &d.lock_retry_ms
+                                               : &d.retry_ms;
+    uint64_t max = queue_is_locked_out(d.q) ? LOCK_RETRY_MAX_MS
+                                            : QUEUE_RETRY_MAX_MS;
+
     if (d.is_closed || uv_is_active((uv_handle_t *)&d.retry_timer))
         return;
-    uv_timer_start(&d.retry_timer, on_queue_retry, d.retry_ms, 0);
-    d.retry_ms = d.retry_ms * 2 < QUEUE_RETRY_MAX_MS ? d.retry_ms * 2
-                                                     : QUEUE_RETRY_MAX_MS;
+    uv_timer_start(&d.retry_timer, on_queue_retry, *delay, 0);
+    *delay = *delay * 2 < max ? *delay * 2 : max;
 }
 
 /*
@@ -515,7 +527,9 @@ dispatch_slot_idle(struct slot *s)
     announce_ready();
     if (d.is_draining || s->state != SLOT_IDLE)
         return;
-    (void)claim_for(s);
+    /* Nothing runnable now: what changed meanwhile may be due later. */
+    if (claim_for(s) == 0 && d.is_change_unseen)
+        dispatch_kick_soon();
 }
 
 /* Claims for every idle slot until the queue has nothing runnable. */
@@ -524,6 +538,7 @@ kick(void)
 {
     struct pool *p = d.pool;
 
+    d.is_change_unseen = 0;
     d.seen_data_version = queue_data_version(d.q);
     d.looked_ms = queue_now_ms();
     for (int i = 0; i < p->set.size && !d.is_draining; i++)
@@ -625,6 +640,24 @@ on_kick(uv_timer_t *t)
         return;
     }
     d.relooks = 0;
+}
+
+/*
+ * Our own commits write -wal too, and each woke the loop twice more (the
+ * event, then the look 2 ms later: six lock calls to read data_version)
+ * while every slot was busy and nothing could be claimed anyway.  A slot
+ * that goes idle claims straight from the queue; only when that finds
+ * nothing does it need the look (schedule_wake: a job inserted meanwhile
+ * may be due later).
+ */
+void
+dispatch_db_changed(void)
+{
+    if (pool_count(d.pool, SLOT_IDLE) == 0) {
+        d.is_change_unseen = 1;
+        return;
+    }
+    dispatch_kick_soon();
 }
 
 void
@@ -746,6 +779,7 @@ on_loop_turn_end(uv_prepare_t *h)
     } else if (had_work || unsent > 0) {
         /* The queue takes transitions again: the refused ones go next. */
         d.retry_ms = QUEUE_RETRY_MIN_MS;
+        d.lock_retry_ms = LOCK_RETRY_MIN_MS;
         if (d.unrecorded.head != NULL)
             uv_timer_start(&d.retry_timer, on_queue_retry, 0, 0);
     }
@@ -765,6 +799,7 @@ dispatch_init(struct queue *q, struct pool *p, const struct config *cfg,
     d.seen_data_version = -1;
     d.retry_due_ms = -1;
     d.retry_ms = QUEUE_RETRY_MIN_MS;
+    d.lock_retry_ms = LOCK_RETRY_MIN_MS;
     d.recorded.tail = &d.recorded.head;
     d.max_persisting = max_persisting(p->set.size);
     d.unrecorded.tail = &d.unrecorded.head;

@@ -28,6 +28,8 @@ void dispatch_free(void);
 
 /* Something may have been enqueued: claim soon (debounced). */
 void dispatch_kick_soon(void);
+/* Another connection may have committed (watch.c): kick if it can matter. */
+void dispatch_db_changed(void);
 
 /* An idle slot wants work. */
 void dispatch_slot_idle(struct slot *);

@@ -62,11 +62,13 @@ int queue_claim_next(struct queue *, int worker_pid, struct job *out);
  * them together.  queue_flush returns 0, or -1 when the commit failed
  * (the batch is rolled back: its claims never happened, its jobs keep
  * their previous state) or when another connection's write lock kept
- * the batch from beginning (each transition then failed at once, after
- * the first had waited LOOP_BUSY_TIMEOUT_MS).  queue_close flushes.
+ * the batch from beginning (each transition then failed at once: the
+ * loop never waits for the lock).  queue_close flushes.
  */
 void queue_set_batching(struct queue *, int is_on);
 int queue_flush(struct queue *);
+/* Whether the last try to begin a batch found the write lock taken. */
+int queue_is_locked_out(const struct queue *);
 
 /*
  * Ends the attempt job->attempts with outcome o.  The jobs update is

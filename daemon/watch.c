@@ -30,7 +30,7 @@ on_change(uv_fs_event_t *h, const char *filename, int events, int status)
     if (filename != NULL &&
         strncmp(filename, db_name, strlen(db_name)) != 0)
         return;
-    dispatch_kick_soon();
+    dispatch_db_changed();
 }
 
 int
