@@ -214,10 +214,9 @@ static void on_queue_retry(uv_timer_t *);
 static void
 retry_queue_later(void)
 {
-    uint64_t *delay = queue_is_locked_out(d.q) ? &d.lock_retry_ms
-                                               : &d.retry_ms;
-    uint64_t max = queue_is_locked_out(d.q) ? LOCK_RETRY_MAX_MS
-                                            : QUEUE_RETRY_MAX_MS;
+    int is_locked_out = queue_is_locked_out(d.q);
+    uint64_t *delay = is_locked_out ? &d.lock_retry_ms : &d.retry_ms;
+    uint64_t max = is_locked_out ? LOCK_RETRY_MAX_MS : QUEUE_RETRY_MAX_MS;
 
     if (d.is_closed || uv_is_active((uv_handle_t *)&d.retry_timer))
         return;
