@@ -49,6 +49,8 @@ static const struct setting settings[] = {
      "let crashing workers dump core (yes|no)"},
     {"workers", "--workers", K_INT, OFF(workers), 1, 256,
      "pool size (default: CPUs)"},
+    {"worker_nice", "--worker-nice", K_INT, OFF(worker_nice), 0, 19,
+     "added to the daemon's nice for the workers (0 = the same)"},
     {"job_timeout", "--job-timeout", K_INT, OFF(job_timeout_s), 1, 86400,
      "seconds before a job's worker is killed"},
     {"max_jobs", "--max-jobs", K_INT, OFF(max_jobs_per_worker), 1,
@@ -103,6 +105,7 @@ config_defaults(struct config *c)
              "/var/lib/frameshield/frameshield.db");
     default_worker(c->worker_path, sizeof(c->worker_path));
     c->workers = ncpu > 0 ? (int)ncpu : 1;
+    c->worker_nice = WORKER_NICE_DEFAULT;
     c->job_timeout_s = 300;
     c->max_jobs_per_worker = 1000;
     c->retry_delay_s = 10;

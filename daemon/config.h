@@ -15,6 +15,18 @@
  * elsewhere; fsync always fsyncs each file and directory; no does
  * neither.
  */
+/*
+ * Workers run this many nice levels below the daemon (inherited from the
+ * zygote): with every core decoding, the loop that hands out the next
+ * job, reaps a crash or fires a timeout is otherwise one runnable thread
+ * among workers+1, and CFS let it wait milliseconds while both workers
+ * sat idle for their next job (bench/, tiny: idle 28-30 % of the run).
+ * At 5 its weight is 3x a worker's; it needs a quarter of a core, so
+ * workers keep the rest.  Unprivileged: raising a child's nice needs no
+ * capability.  0 turns it off.
+ */
+#define WORKER_NICE_DEFAULT 5
+
 enum { SYNC_OUTPUT_NO, SYNC_OUTPUT_YES, SYNC_OUTPUT_FSYNC };
 
 struct config {
@@ -29,6 +41,7 @@ struct config {
     int max_megapixels;    /* largest frame a worker will decode */
     int has_core_dumps;
     int workers;
+    int worker_nice;       /* see config.c */
     int job_timeout_s;
     int max_jobs_per_worker;
     int retry_delay_s;

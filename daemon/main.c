@@ -233,6 +233,7 @@ setup(void)
         .worker_path = m.cfg.worker_path,
         .worker_args = worker_args(),
         .size = m.cfg.workers,
+        .worker_nice = m.cfg.worker_nice,
         .job_timeout_s = m.cfg.job_timeout_s,
         .max_jobs_per_worker = m.cfg.max_jobs_per_worker,
         .max_frame_bytes = m.cfg.max_frame_bytes,

@@ -705,7 +705,7 @@ pool_start(struct pool *p)
 {
     /* The zygote's start spawns the slots (pool_spawner_up). */
     (void)spawner_start(&p->spawner, p, p->loop, p->set.worker_path,
-                        p->set.worker_args);
+                        p->set.worker_args, p->set.worker_nice);
 }
 
 static void

@@ -81,6 +81,7 @@ struct pool_settings {
     const char *worker_path;
     char *const *worker_args; /* argv, [0] = worker_path, NULL-ended */
     int size;
+    int worker_nice;
     int job_timeout_s;
     int max_jobs_per_worker;
     uint32_t max_frame_bytes;

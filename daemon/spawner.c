@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -162,6 +163,15 @@ zygote_launch(struct spawner *sp)
     sp->fd = sv[0];
     sp->pid = sp->proc.pid;
     sp->is_up = 1;
+    /* Before any spawn request: every worker forked inherits it. */
+    if (sp->nice != 0) {
+        int nice = getpriority(PRIO_PROCESS, 0) + sp->nice;
+
+        if (nice > 19)
+            nice = 19;
+        if (setpriority(PRIO_PROCESS, (id_t)sp->pid, nice) == -1)
+            log_warn("zygote %d: nice %d: %s", sp->pid, nice, strerror(errno));
+    }
     sp->started_ms = uv_now(sp->loop);
     uv_poll_init(sp->loop, &sp->poll, sp->fd);
     sp->poll.data = sp;
@@ -172,9 +182,10 @@ zygote_launch(struct spawner *sp)
 
 int
 spawner_start(struct spawner *sp, struct pool *p, uv_loop_t *loop,
-              const char *path, char *const *args)
+              const char *path, char *const *args, int nice)
 {
     memset(sp, 0, sizeof(*sp));
+    sp->nice = nice;
     sp->loop = loop;
     sp->pool = p;
     sp->path = path;

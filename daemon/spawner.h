@@ -15,6 +15,7 @@ struct spawner {
     uv_loop_t *loop;
     struct pool *pool;
     const char *path;
+    int nice; /* added to ours for the zygote, so for every worker */
     char *const *args; /* argv of the zygote, ZYGOTE_ARG included */
     uv_process_t proc;
     uv_poll_t poll;
@@ -29,7 +30,7 @@ struct spawner {
 };
 
 int spawner_start(struct spawner *, struct pool *, uv_loop_t *,
-                  const char *path, char *const *args);
+                  const char *path, char *const *args, int nice);
 
 /*
  * Asks for a worker with chan_fd on its fd 3 and err_fd on its fd 2 (the

@@ -20,12 +20,17 @@ start_daemon --worker "$(fault_worker FS_FAULT_SLOW_MS=60000)" \
     --workers "$N" --no-crash-retry -v
 exec 9<&-
 zygote=$(children "$DAEMON_PID")
+daemon_nice=$(ps -o ni= -p "$DAEMON_PID" | tr -d ' ')
+WORKER_NICE=$((daemon_nice + 5 > 19 ? 19 : daemon_nice + 5))
 expect_eq "one child of the daemon: the zygote" \
     "$(echo "$zygote" | grep -c .)" 1
 check "its $N children are the workers" wait_workers "$DAEMON_PID" "$N" 10
 for w in $(workers "$DAEMON_PID"); do
     expect_eq "worker $w is sandboxed (forked, then seccomp)" \
         "$(awk '/^Seccomp:/ { print $2 }' "/proc/$w/status")" 2
+    # daemon/config.h WORKER_NICE_DEFAULT: the loop stays ahead of them
+    expect_eq "worker $w 5 nice levels below the daemon" \
+        "$(ps -o ni= -p "$w" | tr -d ' ')" "$WORKER_NICE"
 done
 
 say "a crash: the worker is replaced by a fork, not an exec"
@@ -40,6 +45,8 @@ expect_eq "the zygote is unchanged" "$(children "$DAEMON_PID")" "$zygote"
 for w in $(workers "$DAEMON_PID"); do
     expect_eq "worker $w is the zygote's child" \
         "$(awk '/^PPid:/ { print $2 }' "/proc/$w/status")" "$zygote"
+    expect_eq "worker $w, after the respawn, 5 nice levels below" \
+        "$(ps -o ni= -p "$w" | tr -d ' ')" "$WORKER_NICE"
 done
 
 say "64 crashes: the zygote execs itself anew (common/zygote.c LAYOUT_CRASHES)"
